@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages Octet needs, only those that are missing.
+# Usage: scripts/install-deps.sh [build|test|all]   (default: build)
+# Runs apt-get as root (or through sudo when not root).
+set -euo pipefail
+
+build_pkgs=(
+  build-essential cmake ninja-build pkg-config git ca-certificates
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libdnnl-dev libabsl-dev prometheus-cpp-dev libonnx-dev zlib1g-dev
+  libgtest-dev libgmock-dev
+)
+test_pkgs=(
+  libonnx-testdata dataset-fashion-mnist python3 python3-grpcio python3-grpc-tools
+  python3-numpy
+)
+
+want=("${build_pkgs[@]}")
+case "${1:-build}" in
+  build) ;;
+  test|all) want+=("${test_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=()
+[[ $(id -u) -eq 0 ]] || sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
