@@ -1,0 +1,143 @@
+#include "engine/model.h"
+
+#include <omp.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/status_macros.h"
+#include "engine/onnx_importer.h"
+#include "engine/op_schema.h"
+
+namespace octet {
+namespace {
+
+std::string DimsToString(const Shape& shape) {
+  std::vector<std::string> dims;
+  for (int64_t d : shape) dims.push_back(d < 0 ? "N" : absl::StrCat(d));
+  return absl::StrCat("[", absl::StrJoin(dims, ","), "]");
+}
+
+}  // namespace
+
+Model::Model(Graph graph, std::vector<TensorInfo> inputs, std::vector<TensorInfo> outputs)
+    : graph_(std::move(graph)), inputs_(std::move(inputs)), outputs_(std::move(outputs)) {}
+
+absl::StatusOr<std::shared_ptr<const Model>> Model::Load(const std::string& path,
+                                                         const ModelOptions& options) {
+  OCTET_ASSIGN_OR_RETURN(Graph graph, ImportOnnxFile(path));
+  auto model = FromGraph(std::move(graph), options);
+  if (!model.ok()) {
+    return absl::Status(model.status().code(), absl::StrCat(path, ": ", model.status().message()));
+  }
+  return model;
+}
+
+absl::StatusOr<std::shared_ptr<const Model>> Model::FromBytes(const std::string& bytes,
+                                                              const ModelOptions& options) {
+  OCTET_ASSIGN_OR_RETURN(Graph graph, ImportOnnxModel(bytes));
+  return FromGraph(std::move(graph), options);
+}
+
+absl::StatusOr<std::shared_ptr<const Model>> Model::FromGraph(Graph graph,
+                                                              const ModelOptions& options) {
+  std::vector<TensorInfo> inputs;
+  for (ValueId v : graph.inputs()) {
+    Value& value = graph.mutable_value(v);
+    TensorInfo info{value.name, value.dtype, value.shape};
+    if (options.dynamic_batch && !info.shape.empty()) info.shape[0] = -1;
+    // Shapes for batch size 1 let the passes reason about the graph; plans re-infer them.
+    for (int64_t& d : value.shape) d = d < 0 ? 1 : d;
+    if (options.dynamic_batch && !value.shape.empty()) value.shape[0] = 1;
+    inputs.push_back(std::move(info));
+  }
+  OCTET_RETURN_IF_ERROR(InferShapes(graph));
+  OCTET_RETURN_IF_ERROR(OptimizeGraph(graph, options.passes));
+  OCTET_RETURN_IF_ERROR(InferShapes(graph));
+  std::vector<TensorInfo> outputs;
+  for (ValueId v : graph.outputs()) {
+    const Value& value = graph.value(v);
+    TensorInfo info{value.name, value.dtype, value.shape};
+    if (options.dynamic_batch && !info.shape.empty()) info.shape[0] = -1;
+    outputs.push_back(std::move(info));
+  }
+  return std::shared_ptr<const Model>(
+      new Model(std::move(graph), std::move(inputs), std::move(outputs)));
+}
+
+absl::Status Model::ValidateInputs(const std::vector<TensorView>& inputs) const {
+  if (inputs.size() != inputs_.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("expected ", inputs_.size(), " inputs, got ", inputs.size()));
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const TensorInfo& info = inputs_[i];
+    const TensorView& t = inputs[i];
+    if (t.dtype != info.dtype) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "': expected ",
+                                                     DataTypeName(info.dtype), ", got ",
+                                                     DataTypeName(t.dtype)));
+    }
+    bool match = t.shape.size() == info.shape.size();
+    for (size_t d = 0; match && d < t.shape.size(); ++d) {
+      match = t.shape[d] > 0 && (info.shape[d] < 0 || info.shape[d] == t.shape[d]);
+    }
+    if (!match) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "': expected shape ",
+                                                     DimsToString(info.shape), ", got ",
+                                                     ShapeToString(t.shape)));
+    }
+    if (t.data == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "' has no data"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const runtime::Plan>> Model::GetPlan(
+    const std::vector<Shape>& shapes, int threads) const {
+  auto key = std::make_pair(shapes, threads);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = plans_.find(key);
+    if (it != plans_.end()) return it->second;
+  }
+  // Compile without the lock: other shapes keep being served meanwhile.
+  Graph graph = graph_;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    graph.mutable_value(graph.inputs()[i]).shape = shapes[i];
+  }
+  OCTET_RETURN_IF_ERROR(InferShapes(graph));
+  omp_set_num_threads(threads);
+  runtime::PlanBuilder builder(graph, &packed_, threads);
+  OCTET_ASSIGN_OR_RETURN(std::shared_ptr<const runtime::Plan> plan, builder.Build());
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = plans_.emplace(key, std::move(plan));
+  return it->second;
+}
+
+int64_t Model::weight_bytes() const {
+  int64_t total = 0;
+  std::vector<bool> counted(graph_.num_values(), false);
+  for (const Node& node : graph_.nodes()) {
+    for (ValueId v : node.inputs) {
+      if (v == kNoValue || !graph_.IsConstant(v) || counted[v]) continue;
+      counted[v] = true;
+      total += graph_.constant(v).byte_size();
+    }
+  }
+  return total;
+}
+
+std::string Model::DescribeGraph() const {
+  std::string out;
+  for (const Node& node : graph_.nodes()) {
+    absl::StrAppend(&out, node.op_type, " ", node.name);
+    for (const PostOp& op : node.post_ops) {
+      absl::StrAppend(&out, op.kind == PostOp::Kind::kSum ? " +sum" : " +eltwise");
+    }
+    absl::StrAppend(&out, " -> ", ShapeToString(graph_.value(node.outputs[0]).shape), "\n");
+  }
+  return out;
+}
+
+}  // namespace octet

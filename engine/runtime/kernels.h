@@ -1,0 +1,38 @@
+// Kernel builders: one function per operator family, each turning one node into primitives
+// and steps on a PlanBuilder. Internal to the runtime.
+#ifndef OCTET_ENGINE_RUNTIME_KERNELS_H_
+#define OCTET_ENGINE_RUNTIME_KERNELS_H_
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "engine/graph.h"
+#include "engine/runtime/plan_builder.h"
+
+namespace octet {
+namespace runtime {
+
+absl::Status BuildConv(PlanBuilder& b, const Node& node);
+absl::Status BuildMatMul(PlanBuilder& b, const Node& node);  // Gemm and MatMul
+absl::Status BuildEltwise(PlanBuilder& b, const Node& node);
+absl::Status BuildBinary(PlanBuilder& b, const Node& node);
+absl::Status BuildPool(PlanBuilder& b, const Node& node);
+absl::Status BuildBatchNorm(PlanBuilder& b, const Node& node);
+absl::Status BuildSoftmax(PlanBuilder& b, const Node& node);
+absl::Status BuildConcat(PlanBuilder& b, const Node& node);
+absl::Status BuildReshape(PlanBuilder& b, const Node& node);  // also Flatten, (Un)Squeeze
+absl::Status BuildTranspose(PlanBuilder& b, const Node& node);
+absl::Status BuildPad(PlanBuilder& b, const Node& node);
+
+// oneDNN's algorithm and alpha/beta for one eltwise step.
+void AppendEltwise(dnnl::post_ops& ops, const PostOp& op);
+dnnl::algorithm EltwiseAlgorithm(EltwiseKind kind);
+
+// A primitive attribute with user-managed scratchpad (so that primitives stay stateless and
+// can run concurrently) and the node's eltwise/sum post-ops.
+dnnl::primitive_attr BaseAttr();
+
+}  // namespace runtime
+}  // namespace octet
+
+#endif  // OCTET_ENGINE_RUNTIME_KERNELS_H_
