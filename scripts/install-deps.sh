@@ -12,7 +12,6 @@ build_pkgs=(
 )
 test_pkgs=(
   libonnx-testdata dataset-fashion-mnist python3 python3-grpcio python3-grpc-tools
-  python3-numpy
 )
 
 want=("${build_pkgs[@]}")
