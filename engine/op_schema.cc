@@ -15,6 +15,9 @@ const std::vector<AttrSpec> kWindowAttrs = {{"auto_pad", A::kString}, {"kernel_s
                                             {"pads", A::kInts},       {"strides", A::kInts},
                                             {"dilations", A::kInts},  {"ceil_mode", A::kInt}};
 
+// Before opset 7, Add, Sub, Mul and Div broadcast only when asked to (see shape_fn::Broadcast).
+const std::vector<AttrSpec> kLegacyBroadcastAttrs = {{"broadcast", A::kInt}, {"axis", A::kInt}};
+
 std::vector<AttrSpec> With(std::vector<AttrSpec> base, std::vector<AttrSpec> extra) {
   base.insert(base.end(), extra.begin(), extra.end());
   return base;
@@ -28,14 +31,20 @@ const std::vector<OpSchema>& Table() {
        2,
        3,
        1,
-       {{"alpha", A::kFloat}, {"beta", A::kFloat}, {"transA", A::kInt}, {"transB", A::kInt}},
+       // broadcast (before opset 7): C always broadcasts since, and a model with broadcast=0
+       // already has a C of shape [M, N], so it changes nothing.
+       {{"alpha", A::kFloat},
+        {"beta", A::kFloat},
+        {"transA", A::kInt},
+        {"transB", A::kInt},
+        {"broadcast", A::kInt}},
        shape_fn::Gemm},
       {"MatMul", 2, 2, 1, {}, shape_fn::MatMul},
-      // Element-wise binary operators with NumPy broadcasting.
-      {"Add", 2, 2, 1, {}, shape_fn::Broadcast},
-      {"Sub", 2, 2, 1, {}, shape_fn::Broadcast},
-      {"Mul", 2, 2, 1, {}, shape_fn::Broadcast},
-      {"Div", 2, 2, 1, {}, shape_fn::Broadcast},
+      // Element-wise binary operators with NumPy broadcasting (legacy attributes before opset 7).
+      {"Add", 2, 2, 1, kLegacyBroadcastAttrs, shape_fn::Broadcast},
+      {"Sub", 2, 2, 1, kLegacyBroadcastAttrs, shape_fn::Broadcast},
+      {"Mul", 2, 2, 1, kLegacyBroadcastAttrs, shape_fn::Broadcast},
+      {"Div", 2, 2, 1, kLegacyBroadcastAttrs, shape_fn::Broadcast},
       // Element-wise unary operators.
       {"Relu", 1, 1, 1, {}, shape_fn::SameAsInput},
       {"LeakyRelu", 1, 1, 1, {{"alpha", A::kFloat}}, shape_fn::SameAsInput},
@@ -61,25 +70,34 @@ const std::vector<OpSchema>& Table() {
        {{"epsilon", A::kFloat},
         {"momentum", A::kFloat},
         {"spatial", A::kInt},
-        {"training_mode", A::kInt}},
+        {"training_mode", A::kInt},
+        {"is_test", A::kInt}},  // before opset 7
        shape_fn::BatchNorm},
       {"Softmax", 1, 1, 1, {{"axis", A::kInt}}, shape_fn::Softmax},
       {"LogSoftmax", 1, 1, 1, {{"axis", A::kInt}}, shape_fn::Softmax},
       // Data movement.
       {"Flatten", 1, 1, 1, {{"axis", A::kInt}}, shape_fn::Flatten},
-      {"Reshape", 2, 2, 1, {{"allowzero", A::kInt}}, shape_fn::Reshape},
+      // Opset 1 took the shape as an attribute.
+      {"Reshape", 2, 2, 1, {{"allowzero", A::kInt}}, shape_fn::Reshape, 5},
       {"Squeeze", 1, 2, 1, {{"axes", A::kInts}}, shape_fn::Squeeze},
       {"Unsqueeze", 1, 2, 1, {{"axes", A::kInts}}, shape_fn::Unsqueeze},
       {"Transpose", 1, 1, 1, {{"perm", A::kInts}}, shape_fn::Transpose},
-      {"Concat", 1, 64, 1, {{"axis", A::kInt}}, shape_fn::Concat},
+      // Before opset 4 the axis defaulted to 1.
+      {"Concat", 1, 64, 1, {{"axis", A::kInt}}, shape_fn::Concat, 4},
       {"Pad",
        1,
        3,
        1,
        {{"mode", A::kString}, {"pads", A::kInts}, {"value", A::kFloat}},
-       shape_fn::Pad},
+       shape_fn::Pad,
+       2},  // opset 1 named the attribute "paddings"
       {"Identity", 1, 1, 1, {}, shape_fn::SameAsInput},
-      {"Dropout", 1, 3, 2, {{"ratio", A::kFloat}, {"seed", A::kInt}}, shape_fn::Dropout},
+      {"Dropout",
+       1,
+       3,
+       2,
+       {{"ratio", A::kFloat}, {"seed", A::kInt}, {"is_test", A::kInt}},  // is_test: before opset 7
+       shape_fn::Dropout},
   };
   return *table;
 }
@@ -177,6 +195,11 @@ absl::Status InferShapes(Graph& graph) {
     const OpSchema* schema = FindOpSchema(node.op_type);
     if (schema == nullptr) {
       return NodeError(node, absl::UnimplementedError("unsupported operator"));
+    }
+    if (graph.opset() < schema->since_opset) {
+      return NodeError(node, absl::UnimplementedError(absl::StrCat(
+                                 "opset ", graph.opset(), " is not supported for this operator ",
+                                 "(Octet supports it from opset ", schema->since_opset, ")")));
     }
     ShapeContext ctx{graph, node, {}, {}, {}};
     for (ValueId v : node.inputs) {

@@ -16,8 +16,11 @@
 
 namespace octet {
 
-// The default-domain opsets the importer accepts (ONNX 1.12 defines up to 17).
-inline constexpr int kMinOpset = 7;
+// The default-domain opsets the importer accepts (ONNX 1.12 defines up to 17). Opsets below 7
+// are accepted with their legacy attributes (broadcast/axis of the arithmetic operators,
+// is_test) where Octet implements what they mean; an operator whose old form Octet does not
+// implement sets `since_opset`.
+inline constexpr int kMinOpset = 1;
 inline constexpr int kMaxOpset = 17;
 
 enum class AttrType { kInt, kFloat, kString, kInts, kFloats, kTensor };

@@ -149,7 +149,52 @@ absl::Status SameAsInput(ShapeContext& ctx) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// Before opset 7, B broadcasts to A only with broadcast=1, its dims aligned with A's starting
+// at `axis` (by default, with A's trailing dims). The runtime implements NumPy broadcasting,
+// which agrees for the trailing alignment, the form converters emitted; other alignments are
+// refused. From opset 7 the attributes do not exist.
+absl::Status CheckLegacyBroadcast(const ShapeContext& ctx) {
+  const Attributes& attrs = ctx.node.attrs;
+  if (ctx.graph.opset() >= 7) {
+    if (attrs.Has("broadcast") || attrs.Has("axis")) {
+      return absl::InvalidArgumentError("attributes broadcast and axis exist only before opset 7");
+    }
+    return absl::OkStatus();
+  }
+  const Shape& a = ctx.inputs[0];
+  const Shape& b = ctx.inputs[1];
+  if (attrs.GetInt("broadcast", 0) == 0) {
+    if (a != b) {
+      return absl::InvalidArgumentError(absl::StrCat("shapes ", ShapeToString(a), " and ",
+                                                     ShapeToString(b),
+                                                     " differ and broadcast is not set"));
+    }
+    return absl::OkStatus();
+  }
+  const int rank = static_cast<int>(a.size());
+  if (attrs.Has("axis")) {
+    OCTET_ASSIGN_OR_RETURN(int axis, NormalizeAxis(attrs.GetInt("axis", 0), rank));
+    if (axis + static_cast<int>(b.size()) != rank) {
+      return absl::UnimplementedError(absl::StrCat("legacy broadcast of ", ShapeToString(b),
+                                                   " at axis ", axis, " of ", ShapeToString(a),
+                                                   " is supported only onto the trailing dims"));
+    }
+  }
+  // Broadcasting was unidirectional: the result has A's shape.
+  auto out = BroadcastShapes(a, b);
+  if (!out.ok() || *out != a) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("B ", ShapeToString(b), " does not broadcast to A ", ShapeToString(a)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status Broadcast(ShapeContext& ctx) {
+  OCTET_RETURN_IF_ERROR(CheckLegacyBroadcast(ctx));
   if (ctx.input_type(0) != ctx.input_type(1)) {
     return absl::InvalidArgumentError(absl::StrCat("operands have different types (",
                                                    DataTypeName(ctx.input_type(0)), ", ",
@@ -279,6 +324,10 @@ absl::Status BatchNorm(ShapeContext& ctx) {
   OCTET_RETURN_IF_ERROR(RequireRank(x, 2, "input X"));
   if (ctx.node.attrs.GetInt("training_mode", 0) != 0) {
     return absl::UnimplementedError("training_mode=1 is not supported (inference only)");
+  }
+  // Before opset 7, is_test=0 (the default) normalised with the batch's own statistics.
+  if (ctx.graph.opset() < 7 && ctx.node.attrs.GetInt("is_test", 0) == 0) {
+    return absl::UnimplementedError("is_test=0 (training mode) is not supported (inference only)");
   }
   if (ctx.node.attrs.GetInt("spatial", 1) != 1) {
     return absl::UnimplementedError("spatial=0 is not supported");
@@ -459,6 +508,10 @@ absl::Status Pad(ShapeContext& ctx) {
 absl::Status Dropout(ShapeContext& ctx) {
   if (ctx.node.outputs.size() > 1 && ctx.node.outputs[1] != kNoValue) {
     return absl::UnimplementedError("the mask output is not supported");
+  }
+  // Before opset 7, is_test=0 (the default) meant training mode.
+  if (ctx.graph.opset() < 7 && ctx.node.attrs.GetInt("is_test", 0) == 0) {
+    return absl::UnimplementedError("is_test=0 (training mode) is not supported");
   }
   if (const Tensor* training = ctx.ConstantInput(2);
       training != nullptr && ToInt64Vector(*training)[0] != 0) {
