@@ -4,7 +4,9 @@
 // weights are packed once (format "any"). Gemm computes alpha * A' * B' + beta * C:
 //   - alpha is folded into constant weights, or becomes an output scale for runtime weights;
 //   - beta * C is a bias when C is a constant row vector, otherwise a binary-add post-op,
-//     placed before the fused activations.
+//     placed before the fused activations. The binary post-op cannot scale its operand, so a
+//     runtime C with beta != 1 is added as beta * ((alpha / beta) * A' * B' + C): an output
+//     scale of 1 / beta and a linear eltwise post-op of beta after the add. beta = 0 drops C.
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "engine/runtime/kernels.h"
@@ -78,7 +80,7 @@ absl::Status BuildMatMul(PlanBuilder& b, const Node& node) {
   const bool gemm = node.op_type == "Gemm";
   const ValueId a = node.inputs[0];
   const ValueId w = node.inputs[1];
-  const ValueId c = gemm && node.inputs.size() > 2 ? node.inputs[2] : kNoValue;
+  ValueId c = gemm && node.inputs.size() > 2 ? node.inputs[2] : kNoValue;
   const ValueId y = node.outputs[0];
   const Graph& graph = b.graph();
   MatMulGeometry geometry;
@@ -93,6 +95,7 @@ absl::Status BuildMatMul(PlanBuilder& b, const Node& node) {
   const float alpha = gemm ? node.attrs.GetFloat("alpha", 1.0f) : 1.0f;
   const float beta = gemm ? node.attrs.GetFloat("beta", 1.0f) : 1.0f;
   const bool constant_weights = graph.IsConstant(w);
+  if (beta == 0.0f) c = kNoValue;
 
   // beta * C: a bias when it is a constant that varies along N only.
   bool c_as_bias = false;
@@ -101,15 +104,15 @@ absl::Status BuildMatMul(PlanBuilder& b, const Node& node) {
     const int64_t count = graph.constant(c).num_elements();
     c_as_bias = count == 1 || (count == n && cs.back() == n);
   }
-  if (c != kNoValue && !c_as_bias && beta != 1.0f && !graph.IsConstant(c)) {
-    return absl::UnimplementedError("beta != 1 with a non-constant C");
-  }
+  const bool rescale_runtime_c = c != kNoValue && !graph.IsConstant(c) && beta != 1.0f;
   if (c_as_bias && alpha != 1.0f && !constant_weights) {
     c_as_bias = false;  // the bias would be scaled by alpha's output scale; add C after it
   }
 
   dnnl::primitive_attr attr = BaseAttr();
-  if (alpha != 1.0f && !constant_weights) attr.set_output_scales(0, {alpha});
+  float output_scale = constant_weights ? 1.0f : alpha;  // alpha is folded into constant weights
+  if (rescale_runtime_c) output_scale /= beta;
+  if (output_scale != 1.0f) attr.set_output_scales(0, {output_scale});
   dnnl::post_ops ops;
   memory::desc c_view;
   if (c != kNoValue && !c_as_bias) {
@@ -117,6 +120,7 @@ absl::Status BuildMatMul(PlanBuilder& b, const Node& node) {
     c_dims.insert(c_dims.begin(), rank - c_dims.size(), 1);
     c_view = memory::desc(c_dims, f32, RowMajorStrides(c_dims));
     ops.append_binary(dnnl::algorithm::binary_add, c_view);
+    if (rescale_runtime_c) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_linear, beta, 0.0f);
   }
   for (const PostOp& op : node.post_ops) AppendEltwise(ops, op);
   attr.set_post_ops(ops);
@@ -153,7 +157,7 @@ absl::Status BuildMatMul(PlanBuilder& b, const Node& node) {
     args.push_back({DNNL_ARG_BIAS, bias_slot});
   } else if (c != kNoValue) {
     int c_slot = -1;
-    if (beta != 1.0f) {
+    if (beta != 1.0f && !rescale_runtime_c) {
       OCTET_ASSIGN_OR_RETURN(
           c_slot, b.AddDerivedConstant(Scaled(graph.constant(c), beta), c_view, &c_view));
     } else {
