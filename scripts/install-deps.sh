@@ -7,7 +7,8 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libdnnl-dev libabsl-dev prometheus-cpp-dev libonnx-dev zlib1g-dev
+  libdnnl-dev ocl-icd-opencl-dev opencl-c-headers libabsl-dev prometheus-cpp-dev libonnx-dev
+  zlib1g-dev libssl-dev
   libgtest-dev libgmock-dev
 )
 test_pkgs=(
