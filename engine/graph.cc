@@ -4,6 +4,7 @@
 #include <deque>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace octet {
 
@@ -136,7 +137,13 @@ absl::Status Graph::TopologicalSort() {
     sorted.push_back(std::move(nodes_[i]));
   }
   if (sorted.size() != nodes_.size()) {
-    return absl::InvalidArgumentError("the graph has a cycle");
+    // The nodes left unsorted are on a cycle or downstream of one; name a few of them.
+    std::vector<std::string> stuck;
+    for (int i = 0; i < static_cast<int>(nodes_.size()) && stuck.size() < 3; ++i) {
+      if (pending[i] > 0) stuck.push_back(absl::StrCat("'", nodes_[i].name, "'"));
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the graph has a cycle (through or fed by node(s) ", absl::StrJoin(stuck, ", "), ")"));
   }
   nodes_ = std::move(sorted);
   return absl::OkStatus();
