@@ -178,6 +178,10 @@ class Importer {
         return absl::InvalidArgumentError(
             absl::StrCat("graph output '", output.name(), "' is never produced"));
       }
+      if (graph_.IsGraphOutput(id)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("graph output '", output.name(), "' is listed twice"));
+      }
       graph_.mutable_outputs().push_back(id);
     }
     if (graph_.outputs().empty()) return absl::InvalidArgumentError("the graph has no outputs");
