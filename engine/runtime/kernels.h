@@ -3,6 +3,7 @@
 #ifndef OCTET_ENGINE_RUNTIME_KERNELS_H_
 #define OCTET_ENGINE_RUNTIME_KERNELS_H_
 
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -23,6 +24,11 @@ absl::Status BuildConcat(PlanBuilder& b, const Node& node);
 absl::Status BuildReshape(PlanBuilder& b, const Node& node);  // also Flatten, (Un)Squeeze
 absl::Status BuildTranspose(PlanBuilder& b, const Node& node);
 absl::Status BuildPad(PlanBuilder& b, const Node& node);
+
+// Pads a plain float tensor of shape `in` into `out`, `begin` elements before each axis; ONNX
+// Pad semantics for modes "constant", "edge" and "reflect" (negative constant pads crop).
+void PadKernel(const Shape& in, const Shape& out, const std::vector<int64_t>& begin,
+               const std::string& mode, float value, const float* src, float* dst);
 
 // oneDNN's algorithm and alpha/beta for one eltwise step.
 void AppendEltwise(dnnl::post_ops& ops, const PostOp& op);

@@ -40,10 +40,6 @@ absl::Status BuildTranspose(PlanBuilder& b, const Node& node) {
   return absl::OkStatus();
 }
 
-namespace {
-
-// Pads a plain float tensor; ONNX Pad semantics for modes constant, edge and reflect
-// (negative constant pads crop).
 void PadKernel(const Shape& in, const Shape& out, const std::vector<int64_t>& begin,
                const std::string& mode, float value, const float* src, float* dst) {
   const int rank = static_cast<int>(in.size());
@@ -76,8 +72,6 @@ void PadKernel(const Shape& in, const Shape& out, const std::vector<int64_t>& be
     }
   }
 }
-
-}  // namespace
 
 absl::Status BuildPad(PlanBuilder& b, const Node& node) {
   const Shape in = b.shape(node.inputs[0]);

@@ -34,6 +34,31 @@ absl::Status BuildPool(PlanBuilder& b, const Node& node) {
               : dnnl::algorithm::pooling_avg_exclude_padding;
   }
   OCTET_ASSIGN_OR_RETURN(int src, b.SlotOf(x));
+  if (alg == dnnl::algorithm::pooling_avg_include_padding && node.attrs.GetInt("ceil_mode", 0)) {
+    // ResolveWindow grows the end padding to emulate ceil_mode, and oneDNN would count that
+    // extra padding in the divisor; ONNX counts only the declared pads. So pad explicitly with
+    // the declared zeros and average excluding what padding remains (the ceil extension).
+    Node declared = node;
+    declared.attrs.Erase("ceil_mode");
+    OCTET_ASSIGN_OR_RETURN(WindowGeometry floor_g, ResolveWindow(declared, spatial, g.kernel));
+    Shape padded = xs;
+    std::vector<int64_t> begin(xs.size(), 0);
+    for (size_t i = 0; i < spatial.size(); ++i) {
+      padded[i + 2] += floor_g.pads_begin[i] + floor_g.pads_end[i];
+      begin[i + 2] = floor_g.pads_begin[i];
+      g.pads_end[i] -= floor_g.pads_end[i];
+      g.pads_begin[i] = 0;
+    }
+    OCTET_ASSIGN_OR_RETURN(int plain, b.EnsurePlain(x));
+    src = b.NewArenaSlot(PlainMd(padded));
+    b.AddCustom(node.name + " pad",
+                [in = xs, padded, begin](const std::vector<void*>& args) {
+                  PadKernel(in, padded, begin, "constant", 0.0f, static_cast<const float*>(args[0]),
+                            static_cast<float*>(args[1]));
+                },
+                {{DNNL_ARG_SRC, plain}, {DNNL_ARG_DST, src}});
+    alg = dnnl::algorithm::pooling_avg_exclude_padding;
+  }
   const memory::desc dst_any(b.shape(node.outputs[0]), memory::data_type::f32,
                              memory::format_tag::any);
   dnnl::pooling_v2_forward::desc desc(dnnl::prop_kind::forward_inference, alg, b.md(src), dst_any,
