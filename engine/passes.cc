@@ -1,6 +1,7 @@
 // Simplification and folding passes (see passes.h). Fusion passes live in fusion.cc.
 #include "engine/passes.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -29,9 +30,21 @@ void EraseMarkedNodes(Graph& graph) {
 }
 
 void RemoveIdentities(Graph& graph) {
+  const std::vector<int> producer = graph.ProducerIndex();
   for (Node& node : graph.mutable_nodes()) {
     if (node.op_type != "Identity" && node.op_type != "Dropout") continue;
-    graph.ReplaceAllUses(node.outputs[0], node.inputs[0]);
+    const ValueId in = node.inputs[0];
+    const ValueId out = node.outputs[0];
+    if (!graph.IsGraphOutput(out)) {
+      graph.ReplaceAllUses(out, in);
+    } else if (producer[in] >= 0 && !graph.IsGraphOutput(in)) {
+      // The graph output keeps its name: the producer writes it directly.
+      graph.ReplaceAllUses(in, out);
+      std::vector<ValueId>& outputs = graph.mutable_nodes()[producer[in]].outputs;
+      std::replace(outputs.begin(), outputs.end(), in, out);
+    } else {
+      continue;  // a graph input, constant or other output under a second name: a copy
+    }
     node.op_type.clear();
   }
   EraseMarkedNodes(graph);

@@ -1,6 +1,7 @@
 // Graph passes that make an imported graph cheaper to run without changing what it computes
 // (beyond float rounding):
-//   - Identity and Dropout are removed (inference no-ops);
+//   - Identity and Dropout are removed (inference no-ops), keeping graph output names; one that
+//     only renames a graph input, a constant or another output stays (the runtime copies);
 //   - operators whose inputs are all constants are evaluated once (e.g. Transpose of weights);
 //   - a zero Pad before a Conv becomes the Conv's padding;
 //   - BatchNormalization and a per-channel constant Add after a Conv (or Gemm) are folded into

@@ -21,7 +21,8 @@ absl::Status BuildPool(PlanBuilder& b, const Node& node);
 absl::Status BuildBatchNorm(PlanBuilder& b, const Node& node);
 absl::Status BuildSoftmax(PlanBuilder& b, const Node& node);
 absl::Status BuildConcat(PlanBuilder& b, const Node& node);
-absl::Status BuildReshape(PlanBuilder& b, const Node& node);  // also Flatten, (Un)Squeeze
+// Also Flatten, (Un)Squeeze, and the Identity / Dropout nodes that the passes keep.
+absl::Status BuildReshape(PlanBuilder& b, const Node& node);
 absl::Status BuildTranspose(PlanBuilder& b, const Node& node);
 absl::Status BuildPad(PlanBuilder& b, const Node& node);
 

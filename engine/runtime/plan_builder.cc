@@ -139,7 +139,8 @@ absl::Status PlanBuilder::BuildNode(const Node& node) {
   if (op == "BatchNormalization") return BuildBatchNorm(*this, node);
   if (op == "Softmax" || op == "LogSoftmax") return BuildSoftmax(*this, node);
   if (op == "Concat") return BuildConcat(*this, node);
-  if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze") {
+  if (op == "Reshape" || op == "Flatten" || op == "Squeeze" || op == "Unsqueeze" ||
+      op == "Identity" || op == "Dropout") {
     return BuildReshape(*this, node);
   }
   if (op == "Transpose") return BuildTranspose(*this, node);
