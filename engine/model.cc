@@ -17,6 +17,27 @@ std::string DimsToString(const Shape& shape) {
   return absl::StrCat("[", absl::StrJoin(dims, ","), "]");
 }
 
+// Checks one input's shape against its declaration: rank, fixed dims, no empty dims.
+absl::Status CheckShape(const TensorInfo& info, const Shape& shape) {
+  bool match = shape.size() == info.shape.size();
+  for (size_t d = 0; match && d < shape.size(); ++d) {
+    match = shape[d] > 0 && (info.shape[d] < 0 || info.shape[d] == shape[d]);
+  }
+  if (!match) {
+    return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "': expected shape ",
+                                                   DimsToString(info.shape), ", got ",
+                                                   ShapeToString(shape)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckInputCount(size_t expected, size_t got) {
+  if (got != expected) {
+    return absl::InvalidArgumentError(absl::StrCat("expected ", expected, " inputs, got ", got));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 Model::Model(Graph graph, std::vector<TensorInfo> inputs, std::vector<TensorInfo> outputs)
@@ -65,10 +86,7 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::FromGraph(Graph graph,
 }
 
 absl::Status Model::ValidateInputs(const std::vector<TensorView>& inputs) const {
-  if (inputs.size() != inputs_.size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("expected ", inputs_.size(), " inputs, got ", inputs.size()));
-  }
+  OCTET_RETURN_IF_ERROR(CheckInputCount(inputs_.size(), inputs.size()));
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorInfo& info = inputs_[i];
     const TensorView& t = inputs[i];
@@ -77,15 +95,7 @@ absl::Status Model::ValidateInputs(const std::vector<TensorView>& inputs) const 
                                                      DataTypeName(info.dtype), ", got ",
                                                      DataTypeName(t.dtype)));
     }
-    bool match = t.shape.size() == info.shape.size();
-    for (size_t d = 0; match && d < t.shape.size(); ++d) {
-      match = t.shape[d] > 0 && (info.shape[d] < 0 || info.shape[d] == t.shape[d]);
-    }
-    if (!match) {
-      return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "': expected shape ",
-                                                     DimsToString(info.shape), ", got ",
-                                                     ShapeToString(t.shape)));
-    }
+    OCTET_RETURN_IF_ERROR(CheckShape(info, t.shape));
     if (t.data == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("input '", info.name, "' has no data"));
     }
@@ -95,6 +105,14 @@ absl::Status Model::ValidateInputs(const std::vector<TensorView>& inputs) const 
 
 absl::StatusOr<std::shared_ptr<const runtime::Plan>> Model::GetPlan(
     const std::vector<Shape>& shapes, int threads) const {
+  // Run() has validated its inputs already; Session::Prepare() and direct callers have not.
+  OCTET_RETURN_IF_ERROR(CheckInputCount(inputs_.size(), shapes.size()));
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    OCTET_RETURN_IF_ERROR(CheckShape(inputs_[i], shapes[i]));
+  }
+  if (threads < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("threads must be >= 1, got ", threads));
+  }
   auto key = std::make_pair(shapes, threads);
   {
     absl::MutexLock lock(&mu_);
