@@ -208,6 +208,16 @@ absl::Status InferShapes(Graph& graph) {
     OCTET_RETURN_IF_ERROR(NodeError(node, schema->infer(ctx)));
     for (size_t i = 0; i < node.outputs.size() && i < ctx.outputs.size(); ++i) {
       if (node.outputs[i] == kNoValue) continue;
+      // A shape that no allocation can hold (a huge pad, a runaway batch) is refused here,
+      // naming the node, rather than failing the allocation at run time.
+      auto count = NumElements(ctx.outputs[i]);
+      if (!count.ok()) return NodeError(node, count.status());
+      if (*count > kMaxTensorBytes / static_cast<int64_t>(DataTypeSize(ctx.output_types[i]))) {
+        return NodeError(
+            node, absl::InvalidArgumentError(absl::StrCat(
+                      "output '", graph.value(node.outputs[i]).name, "' of shape ",
+                      ShapeToString(ctx.outputs[i]), " exceeds ", kMaxTensorBytes, " bytes")));
+      }
       Value& out = graph.mutable_value(node.outputs[i]);
       out.shape = ctx.outputs[i];
       out.dtype = ctx.output_types[i];

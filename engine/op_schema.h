@@ -23,6 +23,10 @@ namespace octet {
 inline constexpr int kMinOpset = 1;
 inline constexpr int kMaxOpset = 17;
 
+// The largest tensor, in bytes, that a model may declare or compute (16 GiB: far beyond any
+// activation of a CPU model, far below what overflows a size).
+inline constexpr int64_t kMaxTensorBytes = int64_t{1} << 34;
+
 enum class AttrType { kInt, kFloat, kString, kInts, kFloats, kTensor };
 
 struct AttrSpec {
