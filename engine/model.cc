@@ -61,6 +61,24 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::FromBytes(const std::string&
 
 absl::StatusOr<std::shared_ptr<const Model>> Model::FromGraph(Graph graph,
                                                               const ModelOptions& options) {
+  bool declares_batch = false;  // some input's file fixes dim 0 to more than 1
+  for (ValueId v : graph.inputs()) {
+    const Shape& shape = graph.value(v).shape;
+    declares_batch |= !shape.empty() && shape[0] > 1;
+  }
+  if (!options.dynamic_batch || !declares_batch) return Compile(std::move(graph), options);
+  // A graph built for the batch its file declares (a Gemm adding a full [M, N] matrix C, a
+  // Reshape to a fixed size) may not run at batch 1: then it keeps the declared batch.
+  auto dynamic = Compile(graph, options);
+  if (dynamic.ok()) return dynamic;
+  ModelOptions fixed = options;
+  fixed.dynamic_batch = false;
+  auto declared = Compile(std::move(graph), fixed);
+  return declared.ok() ? declared : dynamic;
+}
+
+absl::StatusOr<std::shared_ptr<const Model>> Model::Compile(Graph graph,
+                                                            const ModelOptions& options) {
   std::vector<TensorInfo> inputs;
   for (ValueId v : graph.inputs()) {
     Value& value = graph.mutable_value(v);

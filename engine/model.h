@@ -32,7 +32,8 @@ namespace octet {
 
 struct ModelOptions {
   // Treat dimension 0 of every input as a variable batch dimension, whatever the file
-  // declares (exported models often fix it to 1).
+  // declares (exported models often fix it to 1). A graph that only works at the batch size
+  // its file declares (larger than 1) keeps that batch size; inputs() then shows it fixed.
   bool dynamic_batch = true;
   PassOptions passes;
 };
@@ -76,6 +77,9 @@ class Model {
 
  private:
   Model(Graph graph, std::vector<TensorInfo> inputs, std::vector<TensorInfo> outputs);
+  // FromGraph with dynamic_batch taken literally.
+  static absl::StatusOr<std::shared_ptr<const Model>> Compile(Graph graph,
+                                                              const ModelOptions& options);
 
   // Constant after construction.
   const Graph graph_;
