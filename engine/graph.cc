@@ -48,7 +48,11 @@ const Tensor* Attributes::GetTensor(const std::string& name) const {
 ValueId Graph::AddValue(std::string name, DataType dtype, Shape shape) {
   ValueId id = static_cast<ValueId>(values_.size());
   if (!name.empty()) by_name_[name] = id;
-  values_.push_back(Value{std::move(name), dtype, std::move(shape), nullptr});
+  Value value;
+  value.name = std::move(name);
+  value.dtype = dtype;
+  value.shape = std::move(shape);
+  values_.push_back(std::move(value));
   return id;
 }
 

@@ -24,11 +24,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "engine/quant/quantization_params.h"
 #include "engine/tensor.h"
 
 namespace octet {
@@ -106,6 +108,8 @@ struct Value {
   DataType dtype = DataType::kFloat32;
   Shape shape;                             // declared or inferred; negative dims unknown
   std::shared_ptr<const Tensor> constant;  // set for initializers and folded results
+  // u8 quantization of this activation, when calibration gave it a range (INT8 graphs only).
+  std::optional<quant::QuantizationParams> quant;
 };
 
 class Graph {

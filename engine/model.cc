@@ -103,6 +103,36 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Compile(Graph graph,
       new Model(std::move(graph), std::move(inputs), std::move(outputs)));
 }
 
+absl::StatusOr<std::shared_ptr<const Model>> Model::FromOptimizedGraph(
+    Graph graph, std::vector<TensorInfo> inputs) {
+  if (inputs.size() != graph.inputs().size()) {
+    return absl::InvalidArgumentError("input info does not match the graph's inputs");
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    Shape shape = inputs[i].shape;
+    for (int64_t& d : shape) d = d < 0 ? 1 : d;
+    graph.mutable_value(graph.inputs()[i]).shape = shape;
+  }
+  OCTET_RETURN_IF_ERROR(InferShapes(graph));
+  std::vector<TensorInfo> outputs;
+  for (ValueId v : graph.outputs()) {
+    const Value& value = graph.value(v);
+    TensorInfo info{value.name, value.dtype, value.shape};
+    const bool batched = !inputs.empty() && !inputs[0].shape.empty() && inputs[0].shape[0] < 0;
+    if (batched && !info.shape.empty()) info.shape[0] = -1;
+    outputs.push_back(std::move(info));
+  }
+  return std::shared_ptr<const Model>(
+      new Model(std::move(graph), std::move(inputs), std::move(outputs)));
+}
+
+absl::StatusOr<std::shared_ptr<const Model>> Model::Quantize(
+    const ActivationRanges& ranges, const PrecisionPlan& plan,
+    const QuantizationOptions& options) const {
+  OCTET_ASSIGN_OR_RETURN(QuantizedGraph quantized, QuantizeGraph(graph_, ranges, plan, options));
+  return FromOptimizedGraph(std::move(quantized.graph), inputs_);
+}
+
 absl::Status Model::ValidateInputs(const std::vector<TensorView>& inputs) const {
   OCTET_RETURN_IF_ERROR(CheckInputCount(inputs_.size(), inputs.size()));
   for (size_t i = 0; i < inputs.size(); ++i) {

@@ -24,6 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "engine/graph.h"
 #include "engine/passes.h"
+#include "engine/quantize_graph.h"
 #include "engine/runtime/plan.h"
 #include "engine/runtime/plan_builder.h"
 #include "engine/tensor.h"
@@ -54,6 +55,17 @@ class Model {
   // From an already imported graph (declared input shapes as in the graph's inputs).
   static absl::StatusOr<std::shared_ptr<const Model>> FromGraph(Graph graph,
                                                                 const ModelOptions& options = {});
+
+  // A model whose graph is already optimized (and possibly quantized, see quantize_graph.h):
+  // runs no passes. `inputs` are the declared inputs (batch dimension negative); the outputs'
+  // info is derived from the graph.
+  static absl::StatusOr<std::shared_ptr<const Model>> FromOptimizedGraph(
+      Graph graph, std::vector<TensorInfo> inputs);
+
+  // This model with the given nodes in INT8 and activations quantized from `ranges`.
+  absl::StatusOr<std::shared_ptr<const Model>> Quantize(const ActivationRanges& ranges,
+                                                        const PrecisionPlan& plan,
+                                                        const QuantizationOptions& options) const;
 
   const std::vector<TensorInfo>& inputs() const { return inputs_; }
   const std::vector<TensorInfo>& outputs() const { return outputs_; }

@@ -31,6 +31,14 @@ absl::Status BuildPad(PlanBuilder& b, const Node& node);
 void PadKernel(const Shape& in, const Shape& out, const std::vector<int64_t>& begin,
                const std::string& mode, float value, const float* src, float* dst);
 
+// INT8 kernels (kernels_int8.cc).
+absl::Status BuildConvInt8(PlanBuilder& b, const Node& node);
+absl::Status BuildMatMulInt8(PlanBuilder& b, const Node& node);  // Gemm and MatMul
+// Pooling and reshapes on u8 data, keeping the input's quantization.
+absl::Status BuildPassThroughInt8(PlanBuilder& b, const Node& node);
+// True for the operators BuildPassThroughInt8 implements exactly on u8 data.
+bool RunsOnQuantizedInput(const Node& node);
+
 // oneDNN's algorithm and alpha/beta for one eltwise step.
 void AppendEltwise(dnnl::post_ops& ops, const PostOp& op);
 dnnl::algorithm EltwiseAlgorithm(EltwiseKind kind);

@@ -10,12 +10,14 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "engine/quant/quantization_params.h"
 #include "engine/tensor.h"
 #include "oneapi/dnnl/dnnl.hpp"
 
@@ -44,6 +46,8 @@ struct Slot {
   int io_index = -1;       // kInput / kOutput: position among the graph inputs / outputs
                            // (a view of an input is also kInput, over the same bytes)
   ConstantBytes constant;  // kConstant
+  // For u8 activations: what the bytes mean (real = scale * (q - zero_point)).
+  std::optional<quant::QuantizationParams> quant;
 };
 
 struct ArenaBuffer {

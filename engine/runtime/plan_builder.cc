@@ -68,11 +68,29 @@ dnnl::memory::desc PlainMd(const Shape& shape, DataType dtype) {
 
 bool IsPlain(const dnnl::memory::desc& md) { return md == PlainMd(md.dims(), md.data_type()); }
 
+dnnl::memory::desc WithDataType(const dnnl::memory::desc& md, dnnl::memory::data_type type) {
+  dnnl_memory_desc_t data = md.data;  // strides count elements, so they stay valid
+  data.data_type = static_cast<dnnl_data_type_t>(type);
+  data.extra = dnnl_memory_extra_desc_t{};
+  return dnnl::memory::desc(data);
+}
+
+bool IsQuantizedActivation(const dnnl::memory::desc& md) {
+  return md.data_type() == dnnl::memory::data_type::u8;
+}
+
+bool SameQuantization(const std::optional<quant::QuantizationParams>& a,
+                      const std::optional<quant::QuantizationParams>& b) {
+  if (!a || !b) return a.has_value() == b.has_value();
+  return a->scale == b->scale && a->zero_point == b->zero_point;
+}
+
 PlanBuilder::PlanBuilder(const Graph& graph, PackedConstantCache* cache, int threads)
     : graph_(graph), cache_(cache), threads_(threads), plan_(std::make_shared<Plan>()) {
   plan_->threads = threads;
   value_slot_.assign(graph.num_values(), -1);
   last_reader_.assign(graph.num_values(), -1);
+  readers_ = graph.ConsumerIndex();
   const auto& nodes = graph.nodes();
   for (int i = 0; i < static_cast<int>(nodes.size()); ++i) {
     for (ValueId v : nodes[i].inputs) {
@@ -129,6 +147,13 @@ absl::Status PlanBuilder::BuildNode(const Node& node) {
     }
   }
   const std::string& op = node.op_type;
+  if (node.precision == Precision::kInt8) {
+    return op == "Conv" ? BuildConvInt8(*this, node) : BuildMatMulInt8(*this, node);
+  }
+  if (RunsOnQuantizedInput(node)) {
+    OCTET_ASSIGN_OR_RETURN(int input, RawSlotOf(node.inputs[0]));
+    if (IsQuantizedActivation(md(input))) return BuildPassThroughInt8(*this, node);
+  }
   if (op == "Conv") return BuildConv(*this, node);
   if (op == "Gemm" || op == "MatMul") return BuildMatMul(*this, node);
   if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") return BuildBinary(*this, node);
@@ -169,7 +194,7 @@ absl::Status PlanBuilder::BindOutputs() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int> PlanBuilder::SlotOf(ValueId v) {
+absl::StatusOr<int> PlanBuilder::RawSlotOf(ValueId v) {
   if (value_slot_[v] >= 0) return value_slot_[v];
   if (!graph_.IsConstant(v)) {
     return absl::InternalError(
@@ -186,6 +211,14 @@ absl::StatusOr<int> PlanBuilder::SlotOf(ValueId v) {
   const int slot = ConstantSlot(PlainMd(t.shape(), t.dtype()), std::move(bytes));
   Bind(v, slot);
   return slot;
+}
+
+absl::StatusOr<int> PlanBuilder::SlotOf(ValueId v) {
+  OCTET_ASSIGN_OR_RETURN(int current, RawSlotOf(v));
+  if (md(current).data_type() == dnnl::memory::data_type::f32 || graph_.IsConstant(v)) {
+    return current;
+  }
+  return EnsureLayout(v, WithDataType(md(current), dnnl::memory::data_type::f32));
 }
 
 absl::StatusOr<int> PlanBuilder::PackConstant(ValueId v, const dnnl::memory::desc& md,
@@ -217,16 +250,32 @@ absl::StatusOr<int> PlanBuilder::AddDerivedConstant(Tensor t, const dnnl::memory
 }
 
 absl::StatusOr<int> PlanBuilder::EnsureLayout(ValueId v, const dnnl::memory::desc& md,
-                                              const dnnl::memory::desc* plain_view) {
-  OCTET_ASSIGN_OR_RETURN(int current, SlotOf(v));
-  if (plain_view == nullptr && this->md(current) == md) return current;
+                                              const dnnl::memory::desc* plain_view,
+                                              const quant::QuantizationParams* quant) {
+  OCTET_ASSIGN_OR_RETURN(int current, RawSlotOf(v));
+  std::optional<quant::QuantizationParams> target_quant;
+  if (IsQuantizedActivation(md) && !graph_.IsConstant(v)) {
+    if (quant != nullptr) {
+      target_quant = *quant;
+    } else if (graph_.value(v).quant) {
+      target_quant = graph_.value(v).quant;
+    } else {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "tensor '", graph_.value(v).name, "' is needed in u8 but has no calibration range"));
+    }
+  }
+  auto matches = [&](int slot) {
+    return this->md(slot) == md && SameQuantization(quant_of(slot), target_quant);
+  };
+  if (plain_view == nullptr && matches(current)) return current;
   for (int copy : layout_copies_[v]) {
-    if (this->md(copy) == md) return copy;
+    if (matches(copy)) return copy;
   }
   int result;
   if (graph_.IsConstant(v)) {
     const dnnl::memory::desc source =
-        plain_view != nullptr ? *plain_view : PlainMd(graph_.value(v).shape, graph_.value(v).dtype);
+        plain_view != nullptr ? *plain_view
+                              : PlainMd(graph_.value(v).shape, graph_.constant(v).dtype());
     OCTET_ASSIGN_OR_RETURN(result, PackConstant(v, md, source));
   } else {
     int src = current;
@@ -234,7 +283,7 @@ absl::StatusOr<int> PlanBuilder::EnsureLayout(ValueId v, const dnnl::memory::des
       OCTET_ASSIGN_OR_RETURN(int plain, EnsurePlain(v));
       src = ViewSlot(plain, *plain_view);
     }
-    result = NewArenaSlot(md);
+    result = NewArenaSlot(md, target_quant);
     OCTET_RETURN_IF_ERROR(AddReorder(absl::StrCat("reorder ", graph_.value(v).name), src, result));
   }
   layout_copies_[v].push_back(result);
@@ -245,7 +294,17 @@ absl::StatusOr<int> PlanBuilder::EnsurePlain(ValueId v) {
   return EnsureLayout(v, PlainMd(graph_.value(v).shape, graph_.value(v).dtype));
 }
 
-int PlanBuilder::NewArenaSlot(const dnnl::memory::desc& md) {
+bool PlanBuilder::WantsQuantizedOutput(ValueId v) const {
+  if (!graph_.value(v).quant || graph_.IsGraphOutput(v) || readers_[v].empty()) return false;
+  for (int i : readers_[v]) {
+    const Node& reader = graph_.nodes()[i];
+    if (reader.precision != Precision::kInt8 && !RunsOnQuantizedInput(reader)) return false;
+  }
+  return true;
+}
+
+int PlanBuilder::NewArenaSlot(const dnnl::memory::desc& md,
+                              std::optional<quant::QuantizationParams> quant) {
   ArenaBuffer buffer;
   buffer.size = static_cast<int64_t>(md.get_size());
   buffer.first_use = INT_MAX;
@@ -256,6 +315,7 @@ int PlanBuilder::NewArenaSlot(const dnnl::memory::desc& md) {
   slot.md = md;
   slot.kind = SlotKind::kArena;
   slot.buffer = static_cast<int>(plan_->buffers.size()) - 1;
+  slot.quant = quant;
   plan_->slots.push_back(slot);
   return static_cast<int>(plan_->slots.size()) - 1;
 }
@@ -263,6 +323,13 @@ int PlanBuilder::NewArenaSlot(const dnnl::memory::desc& md) {
 int PlanBuilder::ViewSlot(int base, const dnnl::memory::desc& md) {
   Slot slot = plan_->slots[base];  // same bytes: arena buffer, constant, or bound input
   slot.md = md;
+  plan_->slots.push_back(slot);
+  return static_cast<int>(plan_->slots.size()) - 1;
+}
+
+int PlanBuilder::RelabelSlot(int base, std::optional<quant::QuantizationParams> quant) {
+  Slot slot = plan_->slots[base];
+  slot.quant = quant;
   plan_->slots.push_back(slot);
   return static_cast<int>(plan_->slots.size()) - 1;
 }
@@ -327,7 +394,26 @@ void PlanBuilder::AddCustom(const std::string& name, CustomKernel kernel,
 }
 
 absl::Status PlanBuilder::AddReorder(const std::string& name, int src, int dst) {
-  dnnl::reorder::primitive_desc pd(CpuEngine(), md(src), CpuEngine(), md(dst));
+  // real = s * (q - zp): dst_q = (s_src / s_dst) * (src_q - zp_src) + zp_dst, where a float
+  // side has s = 1 and zp = 0. oneDNN rounds to nearest even and saturates.
+  dnnl::primitive_attr attr;
+  float scale = 1.0f;
+  const auto& src_quant = quant_of(src);
+  const auto& dst_quant = quant_of(dst);
+  if (IsQuantizedActivation(md(src)) && src_quant) {
+    scale *= src_quant->scale;
+    if (src_quant->zero_point != 0) {
+      attr.set_zero_points(DNNL_ARG_SRC, 0, {src_quant->zero_point});
+    }
+  }
+  if (IsQuantizedActivation(md(dst)) && dst_quant) {
+    scale /= dst_quant->scale;
+    if (dst_quant->zero_point != 0) {
+      attr.set_zero_points(DNNL_ARG_DST, 0, {dst_quant->zero_point});
+    }
+  }
+  if (scale != 1.0f) attr.set_output_scales(0, {scale});
+  dnnl::reorder::primitive_desc pd(CpuEngine(), md(src), CpuEngine(), md(dst), attr);
   AddPrimitive(name, dnnl::reorder(pd), {{DNNL_ARG_FROM, src}, {DNNL_ARG_TO, dst}}, false, 0);
   return absl::OkStatus();
 }

@@ -47,6 +47,12 @@ dnnl::memory::data_type ToDnnl(DataType dtype);
 dnnl::memory::desc PlainMd(const Shape& shape, DataType dtype = DataType::kFloat32);
 dnnl::memory::desc PlainMd(const dnnl::memory::dims& shape, dnnl::memory::data_type dtype);
 bool IsPlain(const dnnl::memory::desc& md);
+// The same layout with another element type.
+dnnl::memory::desc WithDataType(const dnnl::memory::desc& md, dnnl::memory::data_type type);
+// u8: an activation whose meaning is given by its slot's QuantizationParams.
+bool IsQuantizedActivation(const dnnl::memory::desc& md);
+bool SameQuantization(const std::optional<quant::QuantizationParams>& a,
+                      const std::optional<quant::QuantizationParams>& b);
 
 class PlanBuilder {
  public:
@@ -62,22 +68,39 @@ class PlanBuilder {
   const dnnl::memory::desc& md(int slot) const { return plan_->slots[slot].md; }
   int buffer_of(int slot) const { return plan_->slots[slot].buffer; }
 
-  // The slot holding `v` now (graph inputs and constants get a plain slot on first use).
+  // The slot holding `v` now, as float: a u8 activation is dequantized (once) in its layout.
+  // Graph inputs and constants get a plain slot on first use.
   absl::StatusOr<int> SlotOf(ValueId v);
-  // `v` in layout `md`. With `plain_view`, v's plain bytes are first reinterpreted with that
-  // descriptor (same bytes, other dims: grouped weights, transposed matrices).
+  // The slot holding `v` now, whatever its data type (u8 for INT8 activations).
+  absl::StatusOr<int> RawSlotOf(ValueId v);
+  // `v` in layout `md` (which also fixes the data type). With `plain_view`, v's plain bytes are
+  // first reinterpreted with that descriptor (same bytes, other dims: grouped weights,
+  // transposed matrices). For a u8 `md`, `quant` says how to quantize (default: the value's own
+  // calibrated params); the reorder quantizes, dequantizes or requantizes as needed.
   absl::StatusOr<int> EnsureLayout(ValueId v, const dnnl::memory::desc& md,
-                                   const dnnl::memory::desc* plain_view = nullptr);
+                                   const dnnl::memory::desc* plain_view = nullptr,
+                                   const quant::QuantizationParams* quant = nullptr);
+  // Plain row-major float.
   absl::StatusOr<int> EnsurePlain(ValueId v);
 
   // A constant computed while building (e.g. weights scaled by Gemm's alpha) in layout `md`;
   // `source_view` describes t's bytes when they are not t's own plain layout.
   absl::StatusOr<int> AddDerivedConstant(Tensor t, const dnnl::memory::desc& md,
                                          const dnnl::memory::desc* source_view = nullptr);
-  // A fresh activation slot in the arena.
-  int NewArenaSlot(const dnnl::memory::desc& md);
+  // A fresh activation slot in the arena (with its quantization when md is u8).
+  int NewArenaSlot(const dnnl::memory::desc& md,
+                   std::optional<quant::QuantizationParams> quant = std::nullopt);
+  const std::optional<quant::QuantizationParams>& quant_of(int slot) const {
+    return plan_->slots[slot].quant;
+  }
+  // True when an INT8 node should write `v` as u8: it has quantization params, is not a graph
+  // output, and every reader is an INT8 node or one that passes u8 data through.
+  bool WantsQuantizedOutput(ValueId v) const;
   // Another descriptor over the bytes of `base` (a reshape or transpose view).
   int ViewSlot(int base, const dnnl::memory::desc& md);
+  // The bytes of `base` read with other quantization params (the same buffer holds a residual
+  // in its own quantization before a convolution overwrites it with the output's).
+  int RelabelSlot(int base, std::optional<quant::QuantizationParams> quant);
   // A constant slot over bytes that the plan keeps alive.
   int ConstantSlot(const dnnl::memory::desc& md, ConstantBytes bytes);
   // Makes `slot` the current home of `v`.
@@ -91,7 +114,8 @@ class PlanBuilder {
                     size_t scratchpad_bytes);
   void AddCustom(const std::string& name, CustomKernel kernel,
                  std::vector<std::pair<int, int>> args);
-  // Appends a reorder from slot `src` into slot `dst`.
+  // Appends a reorder from slot `src` into slot `dst`, quantizing, dequantizing or
+  // requantizing according to the slots' data types and quantization params.
   absl::Status AddReorder(const std::string& name, int src, int dst);
 
   int threads() const { return threads_; }
@@ -113,6 +137,7 @@ class PlanBuilder {
   int node_index_ = 0;
   std::vector<int> value_slot_;                      // per value, -1 when not bound yet
   std::vector<int> last_reader_;                     // per value: index of the last node reading it
+  std::vector<std::vector<int>> readers_;            // per value: the nodes reading it
   std::vector<std::vector<ValueId>> buffer_values_;  // per buffer: values bound to it
   // Per value: the slots holding it in other layouts, to reorder each layout only once.
   std::unordered_map<ValueId, std::vector<int>> layout_copies_;
