@@ -83,6 +83,10 @@ class MetricsSink {
   virtual void RecordBatch(const BatchEvent& event) = 0;
   // Requests accepted and not yet answered, per model version.
   virtual void SetPendingRequests(const ModelKey& key, int64_t pending) = 0;
+  // The most requests that may wait for the version (its batcher's max_queue_size), so that
+  // "queue near full" can be alerted on as pending / capacity. Set once when the version's
+  // scheduler is created; a default so that sinks which do not need it need not implement it.
+  virtual void SetQueueCapacity(const ModelKey& /*key*/, int64_t /*capacity*/) {}
   virtual void SetModelReady(const ModelKey& key, bool ready) = 0;
   virtual void RecordModelLoad(const ModelKey& key, absl::Duration duration) = 0;
   virtual void RecordCalibration(const CalibrationEvent& event) = 0;
