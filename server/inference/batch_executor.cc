@@ -1,0 +1,271 @@
+#include "server/inference/batch_executor.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace octet::server {
+namespace {
+
+// The non-batch part of every input's shape: tasks with equal keys can share a run.
+std::vector<Shape> ShapeKey(const InferTask& task, bool batching) {
+  std::vector<Shape> key;
+  for (const Tensor& input : task.request().inputs) {
+    const Shape& shape = input.shape();
+    key.emplace_back(shape.begin() + (batching && !shape.empty() ? 1 : 0), shape.end());
+  }
+  return key;
+}
+
+// Index of the largest value in row `row` of a [rows, ...] FP32 tensor, or -1.
+int64_t Top1(const Tensor& output, int64_t row) {
+  if (output.dtype() != DataType::kFloat32 || output.shape().empty() || output.shape()[0] <= row) {
+    return -1;
+  }
+  const int64_t per_row = output.num_elements() / output.shape()[0];
+  if (per_row == 0) return -1;
+  const float* begin = output.data<float>() + row * per_row;
+  return std::max_element(begin, begin + per_row) - begin;
+}
+
+}  // namespace
+
+RequestOutcome OutcomeOf(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return RequestOutcome::kSuccess;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kOutOfRange:
+      return RequestOutcome::kInvalid;
+    case absl::StatusCode::kResourceExhausted:
+    case absl::StatusCode::kUnavailable:
+      return RequestOutcome::kRejected;
+    case absl::StatusCode::kDeadlineExceeded:
+      return RequestOutcome::kTimeout;
+    case absl::StatusCode::kCancelled:
+      return RequestOutcome::kCancelled;
+    default:
+      return RequestOutcome::kError;
+  }
+}
+
+BatchExecutor::BatchExecutor(Options options) : options_(std::move(options)) {}
+
+absl::StatusOr<std::unique_ptr<BatchExecutor>> BatchExecutor::Create(Options options) {
+  if (options.model == nullptr) return absl::InvalidArgumentError("BatchExecutor: no model");
+  if (options.stats == nullptr) return absl::InvalidArgumentError("BatchExecutor: no stats");
+  if (options.clock == nullptr) return absl::InvalidArgumentError("BatchExecutor: no clock");
+  if (options.instances < 1 || options.threads < 1) {
+    return absl::InvalidArgumentError("BatchExecutor: instances and threads must be >= 1");
+  }
+  if (options.signature.batching() &&
+      (options.batch_buckets.empty() ||
+       options.batch_buckets.back() < options.signature.max_batch_size ||
+       !std::is_sorted(options.batch_buckets.begin(), options.batch_buckets.end()))) {
+    return absl::InvalidArgumentError(
+        "BatchExecutor: batch buckets must be ascending and reach max_batch_size");
+  }
+  std::unique_ptr<BatchExecutor> executor(new BatchExecutor(std::move(options)));
+  absl::MutexLock lock(&executor->mu_);
+  for (int i = 0; i < executor->options_.instances; ++i) {
+    SessionOptions session_options;
+    session_options.threads = executor->options_.threads;
+    OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Session> session,
+                           Session::Create(executor->options_.model, session_options));
+    executor->free_sessions_.push_back(std::move(session));
+  }
+  return executor;
+}
+
+absl::Status BatchExecutor::Warmup() {
+  const ModelSignature& sig = options_.signature;
+  for (const TensorSpec& spec : sig.inputs) {
+    for (int64_t d : spec.dims) {
+      if (d < 0) return absl::OkStatus();  // Shapes are only known per request.
+    }
+  }
+  std::vector<int64_t> sizes;
+  if (sig.batching()) {
+    sizes.assign(options_.batch_buckets.begin(), options_.batch_buckets.end());
+  } else {
+    sizes.push_back(-1);
+  }
+  absl::MutexLock lock(&mu_);
+  for (int64_t size : sizes) {
+    std::vector<Shape> shapes;
+    for (const TensorSpec& spec : sig.inputs) {
+      Shape shape = spec.dims;
+      if (size > 0) shape.insert(shape.begin(), size);
+      shapes.push_back(std::move(shape));
+    }
+    for (auto& session : free_sessions_) OCTET_RETURN_IF_ERROR(session->Prepare(shapes));
+  }
+  return absl::OkStatus();
+}
+
+std::unique_ptr<Session> BatchExecutor::AcquireSession() {
+  absl::MutexLock lock(&mu_);
+  // There are as many sessions as batch threads, so one is always free; the wait only covers
+  // a caller driving the executor from more threads than that (tests).
+  mu_.Await(absl::Condition(
+      +[](std::vector<std::unique_ptr<Session>>* free) { return !free->empty(); },
+      &free_sessions_));
+  std::unique_ptr<Session> session = std::move(free_sessions_.back());
+  free_sessions_.pop_back();
+  return session;
+}
+
+void BatchExecutor::ReleaseSession(std::unique_ptr<Session> session) {
+  absl::MutexLock lock(&mu_);
+  free_sessions_.push_back(std::move(session));
+}
+
+int64_t BatchExecutor::BucketFor(int64_t samples) const {
+  for (int bucket : options_.batch_buckets) {
+    if (bucket >= samples) return bucket;
+  }
+  return samples;
+}
+
+void BatchExecutor::ProcessBatch(std::unique_ptr<batching::Batch<InferTask>> batch) {
+  const bool batching = options_.signature.batching();
+  std::vector<absl::Duration> queue_times;
+  for (size_t i = 0; i < batch->num_tasks(); ++i) queue_times.push_back(batch->queue_time(i));
+  std::vector<std::unique_ptr<InferTask>> tasks = batch->RemoveAllTasks();
+
+  if (!batching || !options_.dynamic_batching) {
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      std::vector<Queued> group;
+      group.push_back(Queued{std::move(tasks[i]), queue_times[i]});
+      RunGroup(std::move(group));
+    }
+    return;
+  }
+  // Group by shape, keeping arrival order within each group.
+  std::vector<std::pair<std::vector<Shape>, std::vector<Queued>>> groups;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    std::vector<Shape> key = ShapeKey(*tasks[i], batching);
+    auto it = std::find_if(groups.begin(), groups.end(),
+                           [&](const auto& group) { return group.first == key; });
+    if (it == groups.end()) {
+      groups.emplace_back(std::move(key), std::vector<Queued>());
+      it = groups.end() - 1;
+    }
+    it->second.push_back(Queued{std::move(tasks[i]), queue_times[i]});
+  }
+  for (auto& group : groups) RunGroup(std::move(group.second));
+}
+
+void BatchExecutor::RunGroup(std::vector<Queued> group) {
+  const ModelSignature& sig = options_.signature;
+  batching::Clock* clock = options_.clock;
+  const absl::Time start = clock->Now();
+
+  int64_t samples = 0;
+  for (const Queued& q : group) samples += q.task->request().samples;
+
+  // Gather: one tensor per input holding every task's rows, padded to the bucket.
+  std::vector<Tensor> gathered;
+  std::vector<TensorView> views;
+  const InferTask& first = *group.front().task;
+  if (!sig.batching() || (group.size() == 1 && BucketFor(samples) == samples)) {
+    for (const Tensor& input : first.request().inputs) views.push_back(input.view());
+  } else {
+    const int64_t bucket = BucketFor(samples);
+    for (size_t i = 0; i < first.request().inputs.size(); ++i) {
+      Shape shape = first.request().inputs[i].shape();
+      shape[0] = bucket;
+      Tensor batch_input(first.request().inputs[i].dtype(), shape);
+      char* dst = static_cast<char*>(batch_input.raw_data());
+      for (const Queued& q : group) {
+        const Tensor& src = q.task->request().inputs[i];
+        std::memcpy(dst, src.raw_data(), src.byte_size());
+        dst += src.byte_size();
+      }
+      gathered.push_back(std::move(batch_input));
+    }
+    for (const Tensor& t : gathered) views.push_back(t.view());
+  }
+  const absl::Time gathered_at = clock->Now();
+
+  std::unique_ptr<Session> session = AcquireSession();
+  absl::StatusOr<std::vector<Tensor>> outputs = session->Run(views);
+  ReleaseSession(std::move(session));
+  const absl::Time ran_at = clock->Now();
+
+  ComputeTimes times;
+  times.input = gathered_at - start;
+  times.infer = ran_at - gathered_at;
+  if (!outputs.ok()) {
+    const absl::Status error =
+        absl::InternalError(absl::StrCat("inference failed: ", outputs.status().message()));
+    options_.stats->BatchExecuted(samples, static_cast<int64_t>(group.size()), times);
+    for (Queued& q : group) Answer(*q.task, error, q.queue_time, times, true, -1);
+    return;
+  }
+
+  // Scatter: each task's rows of each output it asked for.
+  std::vector<absl::Status> results;
+  std::vector<int64_t> top1;
+  int64_t row = 0;
+  for (Queued& q : group) {
+    const DecodedRequest& request = q.task->request();
+    absl::Status status;
+    inference::ModelInferResponse* response = q.task->responder().response();
+    for (int index : request.outputs) {
+      const TensorSpec& spec = sig.outputs[index];
+      status = AppendOutput(spec, (*outputs)[spec.model_index], row, request.samples,
+                            sig.batching(), response);
+      if (!status.ok()) break;
+    }
+    top1.push_back(request.label >= 0 && !sig.outputs.empty()
+                       ? Top1((*outputs)[sig.outputs[0].model_index], sig.batching() ? row : 0)
+                       : -1);
+    results.push_back(std::move(status));
+    row += request.samples;
+  }
+  times.output = clock->Now() - ran_at;
+  options_.stats->BatchExecuted(samples, static_cast<int64_t>(group.size()), times);
+  for (size_t i = 0; i < group.size(); ++i) {
+    Answer(*group[i].task, results[i], group[i].queue_time, times, true, top1[i]);
+  }
+}
+
+void BatchExecutor::Answer(InferTask& task, const absl::Status& status, absl::Duration queue_time,
+                           const ComputeTimes& times, bool was_queued, int64_t label_top1) {
+  RequestEvent event;
+  event.key = options_.stats->key();
+  event.outcome = OutcomeOf(status);
+  event.total = options_.clock->Now() - task.received();
+  event.queue = queue_time;
+  event.compute = times.infer;
+  event.samples = task.request().samples;
+  event.label = task.request().label;
+  event.label_correct = event.label >= 0 && label_top1 == event.label;
+  // Statistics first, so that a client reading them after its answer sees its request counted.
+  options_.stats->RequestEnded(event, times, was_queued);
+  task.responder().Finish(status);
+}
+
+void BatchExecutor::DropTask(std::unique_ptr<InferTask> task, const absl::Status& status) {
+  const absl::Duration waited = options_.clock->Now() - task->received();
+  Answer(*task, status, waited, ComputeTimes{}, /*was_queued=*/true, -1);
+}
+
+void BatchExecutor::Reject(std::unique_ptr<InferTask> task, const absl::Status& status) {
+  Answer(*task, status, absl::ZeroDuration(), ComputeTimes{}, /*was_queued=*/false, -1);
+}
+
+void BatchExecutor::RecordInvalid(absl::Time received, const absl::Status& status) {
+  RequestEvent event;
+  event.key = options_.stats->key();
+  event.outcome = OutcomeOf(status);
+  event.total = options_.clock->Now() - received;
+  options_.stats->RequestEnded(event, ComputeTimes{}, /*was_queued=*/false);
+}
+
+}  // namespace octet::server
