@@ -1,0 +1,67 @@
+#include "client/internal/grpc_status.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace octet::client::internal {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(FromGrpcStatus, OkStaysOk) {
+  EXPECT_TRUE(FromGrpcStatus(grpc::Status::OK, "host:1", false).ok());
+}
+
+TEST(FromGrpcStatus, KeepsEveryCanonicalCodeAndTheMessage) {
+  for (int code = 1; code <= 16; ++code) {
+    const absl::Status s =
+        FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(code), "why"), "host:1", true);
+    EXPECT_EQ(static_cast<int>(s.code()), code);
+    EXPECT_EQ(s.message(), "why");
+  }
+}
+
+TEST(FromGrpcStatus, ServerUnavailableWhileConnectedIsKeptAsSent) {
+  const absl::Status s = FromGrpcStatus(
+      grpc::Status(grpc::StatusCode::UNAVAILABLE, "server is shutting down"), "host:1", true);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(), "server is shutting down");
+}
+
+TEST(FromGrpcStatus, UnreachableServerNamesTheUrl) {
+  const absl::Status s = FromGrpcStatus(
+      grpc::Status(grpc::StatusCode::UNAVAILABLE, "failed to connect: Connection refused"),
+      "localhost:8001", false);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(s.message(), "cannot reach localhost:8001: failed to connect: Connection refused");
+}
+
+TEST(FromGrpcStatus, DeadlineWhileConnectingSaysSo) {
+  const absl::Status s =
+      FromGrpcStatus(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded"),
+                     "10.0.0.1:8001", false);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(s.message(), HasSubstr("cannot reach 10.0.0.1:8001"));
+}
+
+TEST(FromGrpcStatus, MultiLineMessagesBecomeOneLine) {
+  const absl::Status s = FromGrpcStatus(
+      grpc::Status(grpc::StatusCode::INTERNAL, "first\nsecond\r\nthird\n"), "h:1", true);
+  EXPECT_EQ(s.message(), "first; second; third");
+}
+
+TEST(FromGrpcStatus, EmptyMessageStillSaysSomething) {
+  const absl::Status s =
+      FromGrpcStatus(grpc::Status(grpc::StatusCode::PERMISSION_DENIED, ""), "h:1", true);
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(s.message(), HasSubstr("PERMISSION_DENIED"));
+}
+
+TEST(FromGrpcStatus, OutOfRangeCodeBecomesUnknown) {
+  const absl::Status s =
+      FromGrpcStatus(grpc::Status(static_cast<grpc::StatusCode>(42), "odd"), "h:1", true);
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnknown);
+}
+
+}  // namespace
+}  // namespace octet::client::internal
