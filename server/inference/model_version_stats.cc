@@ -13,11 +13,9 @@ void ToProto(uint64_t count, uint64_t ns, inference::StatisticDuration* out) {
 
 }  // namespace
 
-void ModelVersionStats::Duration::Add(absl::Duration d) { Add(d, 1); }
-
-void ModelVersionStats::Duration::Add(absl::Duration d, uint64_t times) {
-  count += times;
-  ns += static_cast<uint64_t>(std::max<int64_t>(0, absl::ToInt64Nanoseconds(d))) * times;
+void ModelVersionStats::Duration::Add(absl::Duration d) {
+  ++count;
+  ns += static_cast<uint64_t>(std::max<int64_t>(0, absl::ToInt64Nanoseconds(d)));
 }
 
 ModelVersionStats::ModelVersionStats(ModelKey key, MetricsSink* metrics)
@@ -25,6 +23,11 @@ ModelVersionStats::ModelVersionStats(ModelKey key, MetricsSink* metrics)
 
 void ModelVersionStats::RequestQueued() {
   const int64_t pending = pending_.fetch_add(1, std::memory_order_relaxed) + 1;
+  metrics_->SetPendingRequests(key_, pending);
+}
+
+void ModelVersionStats::RequestUnqueued() {
+  const int64_t pending = pending_.fetch_sub(1, std::memory_order_relaxed) - 1;
   metrics_->SetPendingRequests(key_, pending);
 }
 

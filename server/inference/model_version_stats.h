@@ -43,6 +43,9 @@ class ModelVersionStats {
 
   // A request entered the queue.
   void RequestQueued();
+  // A request counted by RequestQueued() did not enter the queue after all (it stays with the
+  // caller, who may try elsewhere or answer it through RequestEnded(..., was_queued=false)).
+  void RequestUnqueued();
   // A request was answered. `was_queued`: it had been counted by RequestQueued(). `times` count
   // only for successful requests.
   void RequestEnded(const RequestEvent& event, const ComputeTimes& times, bool was_queued);
@@ -60,7 +63,6 @@ class ModelVersionStats {
     uint64_t count = 0;
     uint64_t ns = 0;
     void Add(absl::Duration d);
-    void Add(absl::Duration d, uint64_t times);
   };
   struct BatchDurations {
     Duration input, infer, output;
