@@ -28,6 +28,13 @@ Labels With(Labels labels, const char* name, absl::string_view value) {
   return labels;
 }
 
+// The counter of `outcome`; one outside the enum (a bad cast upstream) counts as an error.
+template <size_t N>
+Counter* OutcomeCounter(const std::array<Counter*, N>& counters, RequestOutcome outcome) {
+  const auto index = static_cast<size_t>(outcome);
+  return counters[index < N ? index : static_cast<size_t>(RequestOutcome::kError)];
+}
+
 template <typename T>
 void RemoveIfSet(Family<T>& family, T* child) {
   if (child != nullptr) family.Remove(child);
@@ -193,7 +200,7 @@ void PrometheusMetrics::WithSeries(const ModelKey& key, bool needs_shadow, Fn&& 
 
 void PrometheusMetrics::RecordRequest(const RequestEvent& event) {
   WithSeries(event.key, /*needs_shadow=*/false, [&event](const SeriesRef& series) {
-    series.version->requests[static_cast<int>(event.outcome)]->Increment();
+    OutcomeCounter(series.version->requests, event.outcome)->Increment();
     if (event.outcome != RequestOutcome::kSuccess) return;
     series.precision->samples->Increment(static_cast<double>(std::max<int64_t>(0, event.samples)));
     series.version->request_duration->Observe(Seconds(event.total));

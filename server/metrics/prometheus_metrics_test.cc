@@ -130,6 +130,14 @@ TEST(PrometheusMetricsTest, SuccessfulRequestsFillTheDurationHistograms) {
   EXPECT_DOUBLE_EQ(*Value(text, compute + R"(_sum{model="resnet8",version="1"})"), 0.0075);
 }
 
+TEST(PrometheusMetricsTest, CountsAnOutcomeOutsideTheEnumAsAnError) {
+  PrometheusMetrics metrics;
+  metrics.RecordRequest(Request(kFp32, static_cast<RequestOutcome>(42), absl::Milliseconds(1)));
+  EXPECT_EQ(Value(Scrape(metrics),
+                  R"(octet_inference_requests_total{model="resnet8",outcome="error",version="1"})"),
+            1);
+}
+
 TEST(PrometheusMetricsTest, FailedRequestsAreCountedButNotTimed) {
   PrometheusMetrics metrics;
   metrics.RecordRequest(Request(kFp32, RequestOutcome::kTimeout, absl::Seconds(5), absl::Seconds(5),
