@@ -64,9 +64,13 @@ class InferTask {
   InferResponder& responder() { return *responder_; }
   absl::Time received() const { return received_; }
 
+  // Takes the responder back from a task that was never queued (to offer the request to another
+  // model version); the task must not be used afterwards.
+  std::unique_ptr<InferResponder> ReleaseResponder() { return std::move(responder_); }
+
  private:
   const DecodedRequest request_;
-  const std::unique_ptr<InferResponder> responder_;
+  std::unique_ptr<InferResponder> responder_;
   const absl::Time received_;
   const absl::Time deadline_;
 };

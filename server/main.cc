@@ -1,0 +1,121 @@
+// octet-server: serves the models of a model repository over gRPC (KServe v2 / Open Inference
+// Protocol), until SIGTERM or SIGINT, which drain it: readiness goes false, new requests are
+// refused, in-flight ones finish, then the process exits 0.
+//
+//   octet-server --model-repository examples/models [--grpc-address 0.0.0.0:8001]
+//
+// Flags may be written with dashes or underscores (--model-repository, --model_repository).
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "server/grpc/admin_auth.h"
+#include "server/server.h"
+
+ABSL_FLAG(std::string, model_repository, "", "model repository directory (required)");
+ABSL_FLAG(std::string, grpc_address, "0.0.0.0:8001", "host:port for gRPC (port 0: any free)");
+ABSL_FLAG(std::string, metrics_address, "0.0.0.0:8002", "host:port for Prometheus /metrics");
+ABSL_FLAG(int, threads, 0,
+          "cores for inference, divided between a model's instances where its config sets no "
+          "threads (0: all)");
+ABSL_FLAG(std::string, tls_cert_file, "", "PEM server certificate chain (enables TLS)");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA that client certificates must be signed by (mutual TLS)");
+ABSL_FLAG(std::string, admin_token_file, "",
+          "file holding the bearer token that model load/unload and calibration require");
+ABSL_FLAG(int, max_message_bytes, 64 << 20, "largest gRPC message received or sent");
+ABSL_FLAG(int64_t, max_tensor_elements, int64_t{1} << 24,
+          "largest element count of one request tensor");
+ABSL_FLAG(int, max_queue_size, 1024, "queue bound of a model whose config sets none");
+ABSL_FLAG(double, shutdown_grace_seconds, 5,
+          "after draining, how long calls still open may run before they are cancelled");
+
+namespace octet::server {
+namespace {
+
+int Run() {
+  OctetServerOptions options;
+  options.model_repository = absl::GetFlag(FLAGS_model_repository);
+  if (options.model_repository.empty()) {
+    std::fprintf(stderr, "octet-server: --model-repository is required\n");
+    return 2;
+  }
+  options.grpc_address = absl::GetFlag(FLAGS_grpc_address);
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  options.threads = absl::GetFlag(FLAGS_threads);
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.max_tensor_elements = absl::GetFlag(FLAGS_max_tensor_elements);
+  options.max_queue_size = absl::GetFlag(FLAGS_max_queue_size);
+  options.shutdown_grace = absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
+  if (const std::string path = absl::GetFlag(FLAGS_admin_token_file); !path.empty()) {
+    absl::StatusOr<std::string> token = ReadTokenFile(path);
+    if (!token.ok()) {
+      std::fprintf(stderr, "octet-server: %s\n", std::string(token.status().message()).c_str());
+      return 2;
+    }
+    options.admin_token = *std::move(token);
+  }
+  // Metrics: the Prometheus sink and its /metrics exposer on options.metrics_address are
+  // created here and passed as options.metrics (server/metrics/); until then, no-op.
+
+  // Signals are taken by a dedicated thread with sigwait(): blocked here, before any other
+  // thread starts, so that every thread inherits the mask and none runs a handler.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<OctetServer>> server = OctetServer::Start(options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "octet-server: %s\n", std::string(server.status().message()).c_str());
+    return 1;
+  }
+  // The port on stdout, one line, for scripts and tests that start the server on port 0.
+  std::printf("octet-server listening on port %d\n", (*server)->port());
+  std::fflush(stdout);
+
+  std::thread signal_thread([&signals, s = server->get()] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    std::fprintf(stderr, "octet-server: received %s\n", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    s->Shutdown();
+  });
+  (*server)->Wait();
+  signal_thread.join();
+  return 0;
+}
+
+}  // namespace
+}  // namespace octet::server
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "serves a model repository over gRPC (KServe v2).\n"
+      "  octet-server --model-repository DIR [--grpc-address HOST:PORT] [--threads N]\n"
+      "  [--tls-cert-file F --tls-key-file F [--tls-client-ca-file F]] [--admin-token-file F]");
+  // Accept --model-repository as well as --model_repository: absl flags use underscores.
+  std::vector<std::string> storage(argv, argv + argc);
+  std::vector<char*> normalized;
+  for (std::string& arg : storage) {
+    if (arg.rfind("--", 0) == 0) {
+      const size_t end = std::min(arg.find('='), arg.size());
+      std::replace(arg.begin() + 2, arg.begin() + static_cast<std::ptrdiff_t>(end), '-', '_');
+    }
+    normalized.push_back(arg.data());
+  }
+  absl::ParseCommandLine(static_cast<int>(normalized.size()), normalized.data());
+  return octet::server::Run();
+}
