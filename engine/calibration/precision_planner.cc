@@ -48,6 +48,18 @@ double PercentEqual(const std::vector<int32_t>& a, const std::vector<int32_t>& b
   return 100.0 * same / a.size();
 }
 
+double MaxAbsError(const std::vector<Tensor>& reference, const std::vector<Tensor>& actual) {
+  double worst = 0;
+  for (size_t b = 0; b < reference.size(); ++b) {
+    const float* r = reference[b].data<float>();
+    const float* a = actual[b].data<float>();
+    for (int64_t i = 0; i < reference[b].num_elements(); ++i) {
+      worst = std::max(worst, std::fabs(double(r[i]) - a[i]));
+    }
+  }
+  return worst;
+}
+
 double SqnrOver(const std::vector<Tensor>& reference, const std::vector<Tensor>& actual) {
   double signal = 0, noise = 0;
   for (size_t b = 0; b < reference.size(); ++b) {
@@ -157,7 +169,15 @@ class Planner {
     return QuantizeGraph(fp32_->graph(), ranges_, plan, options_.quantization);
   }
 
+  absl::Status CheckCancelled() const {
+    if (options_.cancelled && options_.cancelled()) {
+      return absl::CancelledError("precision planning was cancelled");
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<Evaluation> Evaluate(const PrecisionPlan& plan) {
+    OCTET_RETURN_IF_ERROR(CheckCancelled());
     Evaluation e;
     OCTET_ASSIGN_OR_RETURN(QuantizedGraph quantized, Quantize(plan));
     e.nodes = quantized.nodes;
@@ -176,6 +196,7 @@ class Planner {
     int done = 0;
     for (const auto& [node, precision] : all_int8.nodes) {
       Progress("sensitivity", done++, static_cast<int>(all_int8.nodes.size()));
+      OCTET_RETURN_IF_ERROR(CheckCancelled());
       PrecisionPlan single;
       single.nodes[node] = Precision::kInt8;
       OCTET_ASSIGN_OR_RETURN(QuantizedGraph quantized, Quantize(single));
@@ -217,6 +238,7 @@ class Planner {
       const std::string& output = fp32_->graph().value(node.outputs[0]).name;
       if (ref_values.count(output) && values.count(output)) {
         layer.sqnr_db = SqnrOver(ref_values[output], values[output]);
+        layer.max_abs_error = MaxAbsError(ref_values[output], values[output]);
       }
       for (const NodeQuantization& q : quantized) {
         if (q.node != node.name) continue;

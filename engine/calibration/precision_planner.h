@@ -52,6 +52,8 @@ struct PlannerOptions {
   int threads = 0;  // 0: all cores
   // Called as work progresses: phase name, steps done, steps planned.
   std::function<void(const std::string& phase, int done, int total)> progress;
+  // Polled between model evaluations; returning true stops planning with CANCELLED.
+  std::function<bool()> cancelled;
 };
 
 struct LayerReport {
@@ -61,6 +63,7 @@ struct LayerReport {
   // SQNR of this layer's output in the final model against FP32 (errors accumulated from
   // every quantized layer before it), in dB; higher is better.
   double sqnr_db = 0;
+  double max_abs_error = 0;  // of that output, over the measured samples
   // SQNR of the model's output with only this layer in INT8: the ranking key. NaN when no
   // ranking was needed (the all-INT8 plan met the tolerance).
   double sensitivity_db = std::numeric_limits<double>::quiet_NaN();
