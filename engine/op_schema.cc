@@ -98,6 +98,12 @@ const std::vector<OpSchema>& Table() {
        2,
        {{"ratio", A::kFloat}, {"seed", A::kInt}, {"is_test", A::kInt}},  // is_test: before opset 7
        shape_fn::Dropout},
+      // Quantization: models quantized by other tools (QDQ and QOperator formats). Opset 13
+      // adds per-axis scales (axis).
+      {"QuantizeLinear", 2, 3, 1, {{"axis", A::kInt}}, shape_fn::QuantizeLinear, 10},
+      {"DequantizeLinear", 2, 3, 1, {{"axis", A::kInt}}, shape_fn::DequantizeLinear, 10},
+      {"QLinearConv", 8, 9, 1, With(kWindowAttrs, {{"group", A::kInt}}), shape_fn::QLinearConv, 10},
+      {"QLinearMatMul", 8, 8, 1, {}, shape_fn::QLinearMatMul, 10},
   };
   return *table;
 }

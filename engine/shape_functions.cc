@@ -205,15 +205,18 @@ absl::Status Broadcast(ShapeContext& ctx) {
   return absl::OkStatus();
 }
 
-absl::Status Conv(ShapeContext& ctx) {
-  const Shape& x = ctx.inputs[0];
-  const Shape& w = ctx.inputs[1];
+namespace {
+
+// The output shape of a convolution of x by w (Conv and QLinearConv), checking the bias shape
+// when there is one.
+absl::StatusOr<Shape> ConvOutputShape(const Node& node, const Shape& x, const Shape& w,
+                                      const Shape* bias) {
   OCTET_RETURN_IF_ERROR(RequireRank(x, 3, "input X"));
   if (w.size() != x.size()) {
     return absl::InvalidArgumentError(
         absl::StrCat("weights have shape ", ShapeToString(w), ", expected rank ", x.size()));
   }
-  const int64_t group = ctx.node.attrs.GetInt("group", 1);
+  const int64_t group = node.attrs.GetInt("group", 1);
   if (group < 1 || x[1] % group != 0 || w[0] % group != 0) {
     return absl::InvalidArgumentError(absl::StrCat("group ", group, " does not divide ", x[1],
                                                    " input channels and ", w[0],
@@ -225,18 +228,46 @@ absl::Status Conv(ShapeContext& ctx) {
                                                    " expect ", w[1] * group));
   }
   std::vector<int64_t> kernel(w.begin() + 2, w.end());
-  if (ctx.node.attrs.Has("kernel_shape") && ctx.node.attrs.GetInts("kernel_shape") != kernel) {
+  if (node.attrs.Has("kernel_shape") && node.attrs.GetInts("kernel_shape") != kernel) {
     return absl::InvalidArgumentError("kernel_shape disagrees with the weights' shape");
   }
-  if (ctx.HasInput(2) && (ctx.inputs[2].size() != 1 || ctx.inputs[2][0] != w[0])) {
+  if (bias != nullptr && (bias->size() != 1 || (*bias)[0] != w[0])) {
     return absl::InvalidArgumentError(
-        absl::StrCat("bias has shape ", ShapeToString(ctx.inputs[2]), ", expected [", w[0], "]"));
+        absl::StrCat("bias has shape ", ShapeToString(*bias), ", expected [", w[0], "]"));
   }
-  OCTET_ASSIGN_OR_RETURN(
-      WindowGeometry g,
-      ResolveWindow(ctx.node, std::vector<int64_t>(x.begin() + 2, x.end()), kernel));
+  OCTET_ASSIGN_OR_RETURN(WindowGeometry g,
+                         ResolveWindow(node, std::vector<int64_t>(x.begin() + 2, x.end()), kernel));
   Shape out = {x[0], w[0]};
   out.insert(out.end(), g.output.begin(), g.output.end());
+  return out;
+}
+
+// numpy.matmul's output shape (MatMul and QLinearMatMul).
+absl::StatusOr<Shape> MatMulOutputShape(Shape a, Shape b) {
+  if (a.empty() || b.empty()) return absl::InvalidArgumentError("operands must not be scalars");
+  const Shape a_declared = a;
+  const Shape b_declared = b;
+  const bool a_vector = a.size() == 1;
+  const bool b_vector = b.size() == 1;
+  if (a_vector) a.insert(a.begin(), 1);
+  if (b_vector) b.push_back(1);
+  if (a[a.size() - 1] != b[b.size() - 2]) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "inner dimensions differ: ", ShapeToString(a_declared), " x ", ShapeToString(b_declared)));
+  }
+  OCTET_ASSIGN_OR_RETURN(
+      Shape batch, BroadcastShapes(Shape(a.begin(), a.end() - 2), Shape(b.begin(), b.end() - 2)));
+  Shape out = batch;
+  if (!a_vector) out.push_back(a[a.size() - 2]);
+  if (!b_vector) out.push_back(b.back());
+  return out;
+}
+
+}  // namespace
+
+absl::Status Conv(ShapeContext& ctx) {
+  OCTET_ASSIGN_OR_RETURN(Shape out, ConvOutputShape(ctx.node, ctx.inputs[0], ctx.inputs[1],
+                                                    ctx.HasInput(2) ? &ctx.inputs[2] : nullptr));
   SetOutput(ctx, std::move(out), ctx.input_type(0));
   return absl::OkStatus();
 }
@@ -298,23 +329,7 @@ absl::Status Gemm(ShapeContext& ctx) {
 }
 
 absl::Status MatMul(ShapeContext& ctx) {
-  Shape a = ctx.inputs[0];
-  Shape b = ctx.inputs[1];
-  if (a.empty() || b.empty()) return absl::InvalidArgumentError("operands must not be scalars");
-  const bool a_vector = a.size() == 1;
-  const bool b_vector = b.size() == 1;
-  if (a_vector) a.insert(a.begin(), 1);
-  if (b_vector) b.push_back(1);
-  if (a[a.size() - 1] != b[b.size() - 2]) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("inner dimensions differ: ", ShapeToString(ctx.inputs[0]), " x ",
-                     ShapeToString(ctx.inputs[1])));
-  }
-  OCTET_ASSIGN_OR_RETURN(
-      Shape batch, BroadcastShapes(Shape(a.begin(), a.end() - 2), Shape(b.begin(), b.end() - 2)));
-  Shape out = batch;
-  if (!a_vector) out.push_back(a[a.size() - 2]);
-  if (!b_vector) out.push_back(b.back());
+  OCTET_ASSIGN_OR_RETURN(Shape out, MatMulOutputShape(ctx.inputs[0], ctx.inputs[1]));
   SetOutput(ctx, std::move(out), ctx.input_type(0));
   return absl::OkStatus();
 }
@@ -520,6 +535,147 @@ absl::Status Dropout(ShapeContext& ctx) {
   OCTET_RETURN_IF_ERROR(SameAsInput(ctx));
   ctx.outputs.resize(ctx.node.outputs.size());
   ctx.output_types.resize(ctx.node.outputs.size(), ctx.input_type(0));
+  return absl::OkStatus();
+}
+
+namespace {
+
+bool IsQuantizedType(DataType type) { return type == DataType::kUInt8 || type == DataType::kInt8; }
+
+absl::Status CheckInputType(const ShapeContext& ctx, size_t i, const char* what, bool ok,
+                            const char* expected) {
+  if (!ok) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " has type ", DataTypeName(ctx.input_type(i)), ", expected ", expected));
+  }
+  return absl::OkStatus();
+}
+
+// A scale or zero point: one element (per tensor), or one per index along an axis of length
+// `channels` (when channels >= 0).
+absl::Status CheckQuantParamShape(const ShapeContext& ctx, size_t i, int64_t channels,
+                                  const char* what) {
+  if (!ctx.HasInput(i)) return absl::OkStatus();
+  const Shape& s = ctx.inputs[i];
+  if (s.size() <= 1 && (s.empty() || s[0] == 1)) return absl::OkStatus();
+  if (channels >= 0 && s.size() == 1 && s[0] == channels) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(what, " has shape ", ShapeToString(s), ", expected a single value",
+                   channels >= 0 ? absl::StrCat(" or [", channels, "]") : ""));
+}
+
+// QuantizeLinear / DequantizeLinear: x, scale, optional zero point (the same shape as the scale).
+// A scale of more than one element quantizes per slice along `axis` (opset 13).
+absl::Status CheckLinearQuantization(const ShapeContext& ctx) {
+  const Shape& x = ctx.inputs[0];
+  const Attributes& attrs = ctx.node.attrs;
+  if (ctx.graph.opset() < 13 && attrs.Has("axis")) {
+    return absl::InvalidArgumentError("attribute axis exists from opset 13");
+  }
+  OCTET_RETURN_IF_ERROR(
+      CheckInputType(ctx, 1, "the scale", ctx.input_type(1) == DataType::kFloat32, "float32"));
+  int64_t channels = -1;
+  const Shape& scale = ctx.inputs[1];
+  const bool per_axis = scale.size() == 1 && scale[0] != 1;  // axis is ignored otherwise
+  if (ctx.graph.opset() >= 13 && per_axis) {
+    OCTET_ASSIGN_OR_RETURN(int axis,
+                           NormalizeAxis(attrs.GetInt("axis", 1), static_cast<int>(x.size())));
+    channels = x[axis];
+  }
+  OCTET_RETURN_IF_ERROR(CheckQuantParamShape(ctx, 1, channels, "the scale"));
+  if (ctx.HasInput(2) && ctx.inputs[2] != ctx.inputs[1]) {
+    return absl::InvalidArgumentError(absl::StrCat("the zero point has shape ",
+                                                   ShapeToString(ctx.inputs[2]), ", the scale ",
+                                                   ShapeToString(ctx.inputs[1])));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status QuantizeLinear(ShapeContext& ctx) {
+  const DataType x_type = ctx.input_type(0);
+  OCTET_RETURN_IF_ERROR(CheckInputType(
+      ctx, 0, "x", x_type == DataType::kFloat32 || x_type == DataType::kInt32, "float32 or int32"));
+  OCTET_RETURN_IF_ERROR(CheckLinearQuantization(ctx));
+  DataType y_type = DataType::kUInt8;  // without a zero point
+  if (ctx.HasInput(2)) {
+    y_type = ctx.input_type(2);
+    OCTET_RETURN_IF_ERROR(
+        CheckInputType(ctx, 2, "the zero point", IsQuantizedType(y_type), "uint8 or int8"));
+  }
+  SetOutput(ctx, ctx.inputs[0], y_type);
+  return absl::OkStatus();
+}
+
+absl::Status DequantizeLinear(ShapeContext& ctx) {
+  const DataType x_type = ctx.input_type(0);
+  OCTET_RETURN_IF_ERROR(CheckInputType(
+      ctx, 0, "x", IsQuantizedType(x_type) || x_type == DataType::kInt32, "uint8, int8 or int32"));
+  OCTET_RETURN_IF_ERROR(CheckLinearQuantization(ctx));
+  if (ctx.HasInput(2)) {
+    OCTET_RETURN_IF_ERROR(CheckInputType(ctx, 2, "the zero point", ctx.input_type(2) == x_type,
+                                         DataTypeName(x_type).c_str()));
+    const Tensor* zp = ctx.ConstantInput(2);
+    if (x_type == DataType::kInt32 && zp != nullptr) {
+      for (int64_t v : ToInt64Vector(*zp)) {
+        if (v != 0) return absl::InvalidArgumentError("an int32 x needs a zero point of 0");
+      }
+    }
+  }
+  SetOutput(ctx, ctx.inputs[0], DataType::kFloat32);
+  return absl::OkStatus();
+}
+
+namespace {
+
+// The scales and zero points of QLinearConv and QLinearMatMul: inputs 1/2 (x), 4/5 (weights),
+// 6/7 (y); the weights' may hold one value per output channel (`channels`).
+absl::Status CheckQLinearParams(const ShapeContext& ctx, int64_t channels) {
+  for (size_t i : {1, 4, 6}) {
+    OCTET_RETURN_IF_ERROR(
+        CheckInputType(ctx, i, "a scale", ctx.input_type(i) == DataType::kFloat32, "float32"));
+  }
+  OCTET_RETURN_IF_ERROR(
+      CheckInputType(ctx, 0, "input 0", IsQuantizedType(ctx.input_type(0)), "uint8 or int8"));
+  OCTET_RETURN_IF_ERROR(
+      CheckInputType(ctx, 3, "input 3", IsQuantizedType(ctx.input_type(3)), "uint8 or int8"));
+  OCTET_RETURN_IF_ERROR(CheckInputType(ctx, 7, "the output zero point",
+                                       IsQuantizedType(ctx.input_type(7)), "uint8 or int8"));
+  OCTET_RETURN_IF_ERROR(CheckInputType(ctx, 2, "input 0's zero point",
+                                       ctx.input_type(2) == ctx.input_type(0), "input 0's type"));
+  OCTET_RETURN_IF_ERROR(CheckInputType(ctx, 5, "input 3's zero point",
+                                       ctx.input_type(5) == ctx.input_type(3), "input 3's type"));
+  for (size_t i : {1, 2, 6, 7}) {
+    OCTET_RETURN_IF_ERROR(CheckQuantParamShape(ctx, i, -1, "a scale or zero point"));
+  }
+  OCTET_RETURN_IF_ERROR(CheckQuantParamShape(ctx, 4, channels, "the weights' scale"));
+  OCTET_RETURN_IF_ERROR(CheckQuantParamShape(ctx, 5, channels, "the weights' zero point"));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status QLinearConv(ShapeContext& ctx) {
+  const Shape& w = ctx.inputs[3];
+  OCTET_RETURN_IF_ERROR(CheckQLinearParams(ctx, w.empty() ? -1 : w[0]));
+  const bool has_bias = ctx.HasInput(8);
+  if (has_bias) {
+    OCTET_RETURN_IF_ERROR(
+        CheckInputType(ctx, 8, "the bias", ctx.input_type(8) == DataType::kInt32, "int32"));
+  }
+  OCTET_ASSIGN_OR_RETURN(
+      Shape out, ConvOutputShape(ctx.node, ctx.inputs[0], w, has_bias ? &ctx.inputs[8] : nullptr));
+  SetOutput(ctx, std::move(out), ctx.input_type(7));
+  return absl::OkStatus();
+}
+
+absl::Status QLinearMatMul(ShapeContext& ctx) {
+  const Shape& b = ctx.inputs[3];
+  // Per-column weight parameters apply to a 2-D B.
+  OCTET_RETURN_IF_ERROR(CheckQLinearParams(ctx, b.size() == 2 ? b[1] : -1));
+  OCTET_ASSIGN_OR_RETURN(Shape out, MatMulOutputShape(ctx.inputs[0], b));
+  SetOutput(ctx, std::move(out), ctx.input_type(7));
   return absl::OkStatus();
 }
 

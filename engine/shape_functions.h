@@ -30,6 +30,11 @@ absl::Status Concat(ShapeContext& ctx);
 absl::Status Softmax(ShapeContext& ctx);
 absl::Status Pad(ShapeContext& ctx);
 absl::Status Dropout(ShapeContext& ctx);
+// Quantization operators (ONNX QDQ and QOperator formats).
+absl::Status QuantizeLinear(ShapeContext& ctx);
+absl::Status DequantizeLinear(ShapeContext& ctx);
+absl::Status QLinearConv(ShapeContext& ctx);
+absl::Status QLinearMatMul(ShapeContext& ctx);
 
 }  // namespace shape_fn
 

@@ -39,6 +39,15 @@ absl::Status BuildPassThroughInt8(PlanBuilder& b, const Node& node);
 // True for the operators BuildPassThroughInt8 implements exactly on u8 data.
 bool RunsOnQuantizedInput(const Node& node);
 
+// ONNX quantization operators that the graph passes left as they are (kernels_qlinear.cc):
+// QuantizeLinear / DequantizeLinear as oneDNN reorders (or an exact loop when a parameter is a
+// runtime input or the zero points differ per channel), and QLinearConv / QLinearMatMul on an
+// exact integer kernel (runtime parameters or weights, int8 activations, weights that do not fit
+// s8 once their zero point is subtracted).
+absl::Status BuildQuantizeLinear(PlanBuilder& b, const Node& node);
+absl::Status BuildDequantizeLinear(PlanBuilder& b, const Node& node);
+absl::Status BuildQLinearExact(PlanBuilder& b, const Node& node);
+
 // oneDNN's algorithm and alpha/beta for one eltwise step.
 void AppendEltwise(dnnl::post_ops& ops, const PostOp& op);
 dnnl::algorithm EltwiseAlgorithm(EltwiseKind kind);

@@ -203,8 +203,9 @@ absl::Status BuildPassThroughInt8(PlanBuilder& b, const Node& node) {
   const std::optional<quant::QuantizationParams> quant = b.quant_of(src);
   const std::string& op = node.op_type;
   if (op == "Flatten" || op == "Reshape" || op == "Squeeze" || op == "Unsqueeze") {
-    OCTET_ASSIGN_OR_RETURN(
-        int plain, b.EnsureLayout(x, PlainMd(b.shape(x), DataType::kUInt8), nullptr, &*quant));
+    // (An integer u8 tensor may have no quantization: it is then reordered as it is.)
+    OCTET_ASSIGN_OR_RETURN(int plain, b.EnsureLayout(x, PlainMd(b.shape(x), DataType::kUInt8),
+                                                     nullptr, quant ? &*quant : nullptr));
     b.Bind(y, b.ViewSlot(plain, PlainMd(b.shape(y), DataType::kUInt8)));
     return absl::OkStatus();
   }

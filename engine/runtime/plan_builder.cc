@@ -104,13 +104,15 @@ absl::StatusOr<std::shared_ptr<const Plan>> PlanBuilder::Build() {
   for (size_t i = 0; i < graph_.inputs().size(); ++i) {
     const ValueId v = graph_.inputs()[i];
     const Value& value = graph_.value(v);
-    if (value.dtype != DataType::kFloat32) {
-      return absl::UnimplementedError(absl::StrCat("input '", value.name, "' has type ",
-                                                   DataTypeName(value.dtype),
-                                                   "; runtime inputs must be float32"));
+    if (value.dtype == DataType::kInt64) {
+      return absl::UnimplementedError(
+          absl::StrCat("input '", value.name,
+                       "' has type int64; runtime inputs are float32, uint8, int8 or int32"));
     }
+    // A u8 input is a plain u8 slot, labelled with the quantization its INT8 readers give it.
     Slot slot;
     slot.md = PlainMd(value.shape, value.dtype);
+    if (value.dtype == DataType::kUInt8) slot.quant = value.quant;
     slot.kind = SlotKind::kInput;
     slot.io_index = static_cast<int>(i);
     plan_->slots.push_back(slot);
@@ -139,20 +141,24 @@ absl::StatusOr<std::shared_ptr<const Plan>> PlanBuilder::Build() {
 }
 
 absl::Status PlanBuilder::BuildNode(const Node& node) {
+  const std::string& op = node.op_type;
+  if (node.precision == Precision::kInt8) {
+    return op == "Conv" ? BuildConvInt8(*this, node) : BuildMatMulInt8(*this, node);
+  }
+  if (op == "QuantizeLinear") return BuildQuantizeLinear(*this, node);
+  if (op == "DequantizeLinear") return BuildDequantizeLinear(*this, node);
+  if (op == "QLinearConv" || op == "QLinearMatMul") return BuildQLinearExact(*this, node);
+  if (RunsOnQuantizedInput(node)) {
+    OCTET_ASSIGN_OR_RETURN(int input, RawSlotOf(node.inputs[0]));
+    if (IsQuantizedActivation(md(input))) return BuildPassThroughInt8(*this, node);
+  }
+  // The remaining kernels compute in float.
   for (ValueId out : node.outputs) {
     if (out != kNoValue && graph_.value(out).dtype != DataType::kFloat32) {
       return absl::UnimplementedError(absl::StrCat("produces ",
                                                    DataTypeName(graph_.value(out).dtype),
                                                    " at run time; only float32 is supported"));
     }
-  }
-  const std::string& op = node.op_type;
-  if (node.precision == Precision::kInt8) {
-    return op == "Conv" ? BuildConvInt8(*this, node) : BuildMatMulInt8(*this, node);
-  }
-  if (RunsOnQuantizedInput(node)) {
-    OCTET_ASSIGN_OR_RETURN(int input, RawSlotOf(node.inputs[0]));
-    if (IsQuantizedActivation(md(input))) return BuildPassThroughInt8(*this, node);
   }
   if (op == "Conv") return BuildConv(*this, node);
   if (op == "Gemm" || op == "MatMul") return BuildMatMul(*this, node);
@@ -177,9 +183,12 @@ absl::Status PlanBuilder::BindOutputs() {
   for (size_t i = 0; i < graph_.outputs().size(); ++i) {
     const ValueId v = graph_.outputs()[i];
     const Value& value = graph_.value(v);
-    OCTET_ASSIGN_OR_RETURN(int src, SlotOf(v));
+    // A float output is dequantized if it was computed in u8; an integer output is copied.
+    const bool integer = value.dtype != DataType::kFloat32;
+    OCTET_ASSIGN_OR_RETURN(int src, integer ? RawSlotOf(v) : SlotOf(v));
     Slot slot;
     slot.md = PlainMd(value.shape, value.dtype);
+    if (integer) slot.quant = quant_of(src);
     slot.kind = SlotKind::kOutput;
     slot.io_index = static_cast<int>(i);
     plan_->slots.push_back(slot);
@@ -255,7 +264,11 @@ absl::StatusOr<int> PlanBuilder::EnsureLayout(ValueId v, const dnnl::memory::des
   OCTET_ASSIGN_OR_RETURN(int current, RawSlotOf(v));
   std::optional<quant::QuantizationParams> target_quant;
   if (IsQuantizedActivation(md) && !graph_.IsConstant(v)) {
-    if (quant != nullptr) {
+    if (graph_.value(v).dtype != DataType::kFloat32) {
+      // An integer tensor (a u8 graph input, a QuantizeLinear or QLinear output): its integers
+      // are its value, so it is reordered but never requantized.
+      target_quant = quant_of(current);
+    } else if (quant != nullptr) {
       target_quant = *quant;
     } else if (graph_.value(v).quant) {
       target_quant = graph_.value(v).quant;
@@ -295,6 +308,7 @@ absl::StatusOr<int> PlanBuilder::EnsurePlain(ValueId v) {
 }
 
 bool PlanBuilder::WantsQuantizedOutput(ValueId v) const {
+  if (graph_.value(v).dtype == DataType::kUInt8) return true;  // u8 by type (QLinear outputs)
   if (!graph_.value(v).quant || graph_.IsGraphOutput(v) || readers_[v].empty()) return false;
   for (int i : readers_[v]) {
     const Node& reader = graph_.nodes()[i];
@@ -400,13 +414,17 @@ absl::Status PlanBuilder::AddReorder(const std::string& name, int src, int dst) 
   float scale = 1.0f;
   const auto& src_quant = quant_of(src);
   const auto& dst_quant = quant_of(dst);
-  if (IsQuantizedActivation(md(src)) && src_quant) {
+  const bool same_quantization =
+      md(src).data_type() == md(dst).data_type() && SameQuantization(src_quant, dst_quant);
+  if (same_quantization) {
+    // A change of layout only: the integers stay as they are.
+  } else if (IsQuantizedActivation(md(src)) && src_quant) {
     scale *= src_quant->scale;
     if (src_quant->zero_point != 0) {
       attr.set_zero_points(DNNL_ARG_SRC, 0, {src_quant->zero_point});
     }
   }
-  if (IsQuantizedActivation(md(dst)) && dst_quant) {
+  if (!same_quantization && IsQuantizedActivation(md(dst)) && dst_quant) {
     scale /= dst_quant->scale;
     if (dst_quant->zero_point != 0) {
       attr.set_zero_points(DNNL_ARG_DST, 0, {dst_quant->zero_point});
