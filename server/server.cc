@@ -107,8 +107,6 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(OctetServerOptio
   builder.RegisterService(server->service_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
-    server->service_->StopControl();
-    server->repository_->Shutdown();
     return absl::UnavailableError(absl::StrCat("cannot listen on ", o.grpc_address));
   }
   server->server_->GetHealthCheckService()->SetServingStatus(true);
@@ -133,18 +131,25 @@ void OctetServer::Shutdown() {
     stopped_.WaitForNotification();
     return;
   }
-  options_.log("octet-server: shutting down: not ready, refusing new requests, draining");
-  service_->StopAccepting();
-  server_->GetHealthCheckService()->SetServingStatus(false);
-  service_->StopControl();
+  // Start() may have failed half way: each part is stopped only if it exists.
+  if (server_ != nullptr) {
+    options_.log("octet-server: shutting down: not ready, refusing new requests, draining");
+    server_->GetHealthCheckService()->SetServingStatus(false);
+  }
+  if (service_ != nullptr) {
+    service_->StopAccepting();
+    service_->StopControl();
+  }
   // Answers every request still queued: each finishes its RPC.
-  repository_->Shutdown();
-  // Every accepted unary call has its answer now; this waits for them to be sent and cancels
-  // only calls kept open past the grace period (streams the client did not close).
-  server_->Shutdown(std::chrono::system_clock::now() +
-                    absl::ToChronoMilliseconds(options_.shutdown_grace));
-  server_->Wait();
-  options_.log("octet-server: stopped");
+  if (repository_ != nullptr) repository_->Shutdown();
+  if (server_ != nullptr) {
+    // Every accepted unary call has its answer now; this waits for them to be sent and cancels
+    // only calls kept open past the grace period (streams the client did not close).
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      absl::ToChronoMilliseconds(options_.shutdown_grace));
+    server_->Wait();
+    options_.log("octet-server: stopped");
+  }
   stopped_.Notify();
 }
 

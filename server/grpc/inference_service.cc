@@ -61,6 +61,10 @@ void InferenceService::Submit(const inference::ModelInferRequest& request,
                               absl::Time client_deadline,
                               std::unique_ptr<InferResponder> responder) {
   const absl::Time received = options_.clock->Now();
+  // Identifies the answer even when it is an error (a stream's answers are matched by id).
+  responder->response()->set_model_name(request.model_name());
+  responder->response()->set_model_version(request.model_version());
+  responder->response()->set_id(request.id());
   if (!accepting()) {
     responder->Finish(
         absl::UnavailableError("the server is shutting down: not accepting requests"));
@@ -82,10 +86,7 @@ void InferenceService::Submit(const inference::ModelInferRequest& request,
       responder->Finish(decoded.status());
       return;
     }
-    inference::ModelInferResponse* response = responder->response();
-    response->set_model_name((*servable)->name());
-    response->set_model_version(absl::StrCat((*servable)->version()));
-    response->set_id(request.id());
+    responder->response()->set_model_version(absl::StrCat((*servable)->version()));
     auto task = std::make_unique<InferTask>(*std::move(decoded), std::move(responder), received,
                                             (*servable)->Deadline(received, client_deadline));
     absl::Status status = (*servable)->Schedule(&task);
@@ -99,7 +100,6 @@ void InferenceService::Submit(const inference::ModelInferRequest& request,
       return;
     }
     responder = task->ReleaseResponder();
-    responder->response()->Clear();
   }
 }
 
