@@ -12,7 +12,7 @@ build_pkgs=(
   libgtest-dev libgmock-dev
 )
 test_pkgs=(
-  libonnx-testdata dataset-fashion-mnist python3 python3-grpcio python3-grpc-tools prometheus
+  libonnx-testdata dataset-fashion-mnist python3 python3-grpcio python3-grpc-tools openssl prometheus
 )
 
 want=("${build_pkgs[@]}")

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Octet's main job on the project's own example model: installs dependencies when missing,
-# builds in Release, and evaluates the example model (examples/models/fashion-lenet) on the
-# Fashion-MNIST test set with octet-bench.
+# Octet's main job: serves the example model repository (examples/models) over gRPC on
+# 0.0.0.0:8001 until SIGTERM or Ctrl-C. Installs the build dependencies when missing, builds the
+# server in Release, then runs it; extra arguments go to octet-server (e.g. --grpc-address).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh test
-scripts/build.sh
+scripts/install-deps.sh build
 build_dir=${OCTET_BUILD_DIR:-build}
-exec "$build_dir/bench/octet-bench" eval \
-  --model examples/models/fashion-lenet/1/model.onnx \
-  --dataset idx:/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz "$@"
+# The same configuration as scripts/build.sh, but only the server target is built.
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build_dir" --parallel "$(nproc)" --target octet-server
+exec "$build_dir/server/octet-server" --model-repository examples/models "$@"
