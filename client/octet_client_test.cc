@@ -2,11 +2,15 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <sstream>
 
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "client/testing/fake_inference_server.h"
+#include "common/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -372,6 +376,93 @@ TEST_F(ClientTest, CalibrateWithNoSamplesStillCompletes) {
   absl::StatusOr<octet::v1::CalibrationReport> report = client_->Calibrate(spec, {}, nullptr);
   ASSERT_TRUE(report.ok()) << report.status();
   EXPECT_EQ(report->num_calibration_samples(), 0);
+}
+
+// ---- TLS, against the fake server with certificates made by openssl ----
+
+// A CA, a server certificate for 127.0.0.1 and a client certificate, in `dir`; false when the
+// openssl command is missing or fails.
+bool MakeCertificates(const std::string& dir) {
+  const std::string ec = "-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes";
+  const std::string script = absl::StrCat(
+      "set -e; cd '", dir, "';", "openssl req -x509 ", ec,
+      " -keyout ca.key -out ca.pem -days 2 -subj /CN=octet-test-ca;", "openssl req ", ec,
+      " -keyout server.key -out server.csr -subj /CN=localhost;",
+      "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > san.ext;",
+      "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 ",
+      "-extfile san.ext -out server.pem;", "openssl req ", ec,
+      " -keyout client.key -out client.csr -subj /CN=octet-test-client;",
+      "openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 ",
+      "-out client.pem");
+  return std::system(absl::StrCat("(", script, ") >/dev/null 2>&1").c_str()) == 0;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream file(path);
+  std::stringstream contents;
+  contents << file.rdbuf();
+  return contents.str();
+}
+
+class ClientTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = ::testing::TempDir() + "/octet-tls";
+    std::system(absl::StrCat("mkdir -p '", dir_, "'").c_str());
+    if (!MakeCertificates(dir_)) GTEST_SKIP() << "openssl could not make test certificates";
+  }
+
+  // A fake server over TLS that requires (and verifies) a client certificate when `mutual`.
+  std::unique_ptr<FakeInferenceServer> StartServer(bool mutual) {
+    grpc::SslServerCredentialsOptions ssl(
+        mutual ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+               : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+    ssl.pem_root_certs = ReadAll(dir_ + "/ca.pem");
+    ssl.pem_key_cert_pairs.push_back(
+        {ReadAll(dir_ + "/server.key"), ReadAll(dir_ + "/server.pem")});
+    FakeInferenceServer::Options options;
+    options.credentials = grpc::SslServerCredentials(ssl);
+    absl::StatusOr<std::unique_ptr<FakeInferenceServer>> server =
+        FakeInferenceServer::Start(options);
+    EXPECT_TRUE(server.ok()) << server.status();
+    return server.ok() ? std::move(*server) : nullptr;
+  }
+
+  absl::StatusOr<bool> Live(const std::string& url, bool tls, bool client_cert) {
+    ClientOptions options;
+    options.url = url;
+    options.tls = tls;
+    options.default_timeout = absl::Seconds(5);
+    if (tls) options.root_ca_file = dir_ + "/ca.pem";
+    if (client_cert) {
+      options.client_cert_file = dir_ + "/client.pem";
+      options.client_key_file = dir_ + "/client.key";
+    }
+    OCTET_ASSIGN_OR_RETURN(std::unique_ptr<Client> client, Client::Create(options));
+    return client->ServerLive();
+  }
+
+  std::string dir_;
+};
+
+TEST_F(ClientTlsTest, ServerAuthentication) {
+  std::unique_ptr<FakeInferenceServer> server = StartServer(/*mutual=*/false);
+  ASSERT_NE(server, nullptr);
+  absl::StatusOr<bool> live = Live(server->address(), /*tls=*/true, /*client_cert=*/false);
+  ASSERT_TRUE(live.ok()) << live.status();
+  EXPECT_TRUE(*live);
+  // Plaintext to a TLS port never gets an answer it understands.
+  EXPECT_EQ(Live(server->address(), false, false).status().code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(ClientTlsTest, MutualTls) {
+  std::unique_ptr<FakeInferenceServer> server = StartServer(/*mutual=*/true);
+  ASSERT_NE(server, nullptr);
+  absl::StatusOr<bool> live = Live(server->address(), /*tls=*/true, /*client_cert=*/true);
+  ASSERT_TRUE(live.ok()) << live.status();
+  const absl::Status refused = Live(server->address(), true, /*client_cert=*/false).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(refused.message(), HasSubstr("cannot reach " + server->address()));
 }
 
 }  // namespace

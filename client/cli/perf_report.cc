@@ -117,17 +117,28 @@ std::string GnuplotScript(const PerfRun& run, const std::string& csv_path,
     return absl::StrCat("'", absl::StrReplaceAll(s, {{"'", "''"}}), "'");
   };
   const bool by_rate = !run.steps.empty() && run.steps[0].rate > 0;
-  const std::string data = quote(csv_path);
-  return absl::StrCat(
-      "set terminal png size 960,640\n", "set output ", quote(png_path), "\n",
-      "set datafile separator ','\n", "set key top left\n", "set grid\n", "set title ",
-      quote(absl::StrCat("octet perf ", run.model, ", batch ", run.batch, ", by ",
-                         by_rate ? "request rate" : "concurrency")),
-      "\n", "set xlabel 'throughput (inferences/s)'\n", "set ylabel 'latency (ms)'\n", "plot ",
-      data, " skip 1 using 7:8 with linespoints title 'p50', \\\n     ", data,
-      " skip 1 using 7:9 with linespoints title 'p90', \\\n     ", data,
-      " skip 1 using 7:10 with linespoints title 'p95', \\\n     ", data,
-      " skip 1 using 7:11 with linespoints title 'p99'\n");
+  const std::string title = absl::StrCat("octet perf ", run.model, ", batch ", run.batch, ", by ",
+                                         by_rate ? "request rate" : "concurrency");
+  std::string script = absl::StrCat("set terminal png size 960,640\n",           //
+                                    "set output ", quote(png_path), "\n",        //
+                                    "set datafile separator ','\n",              //
+                                    "set title ", quote(title), "\n",            //
+                                    "set xlabel 'throughput (inferences/s)'\n",  //
+                                    "set ylabel 'latency (ms)'\n",               //
+                                    "set yrange [0:*]\n",                        //
+                                    "set key outside right top\n",               //
+                                    "set grid\n",                                //
+                                    "plot");
+  // Columns of PerfCsv: 7 throughput, 8..11 p50, p90, p95, p99.
+  const std::string data = absl::StrCat(" ", quote(csv_path), " skip 1 using 7:");
+  const char* kPercentiles[] = {"p50", "p90", "p95", "p99"};
+  for (int i = 0; i < 4; ++i) {
+    absl::StrAppend(&script, data, 8 + i, " with linespoints title '", kPercentiles[i], "', \\\n");
+  }
+  // Each step's concurrency (column 1) or rate (column 2) written beside its p99 point.
+  absl::StrAppend(&script, data, "11:(stringcolumn(", by_rate ? 2 : 1,
+                  ")) with labels offset char 0,1 notitle\n");
+  return script;
 }
 
 }  // namespace octet::cli
