@@ -40,32 +40,38 @@ InferStreamReactor::InferStreamReactor(grpc::CallbackServerContext* context,
 
 void InferStreamReactor::OnReadDone(bool ok) {
   if (!ok) {  // The client half-closed, or the call is gone.
+    Next next;
     {
       absl::MutexLock lock(&mu_);
       reads_done_ = true;
+      next = NextLocked();
     }
-    Pump();
+    Perform(next);
     return;
   }
   {
     absl::MutexLock lock(&mu_);
     ++outstanding_;
   }
+  // The call cannot finish during Submit(): reads are not done.
   service_->Submit(request_, ClientDeadline(*context_), std::make_unique<StreamResponder>(this));
   request_.Clear();
   StartRead(&request_);
 }
 
 void InferStreamReactor::Answer(std::unique_ptr<inference::ModelStreamInferResponse> response) {
+  Next next;
   {
     absl::MutexLock lock(&mu_);
     --outstanding_;
     if (!write_failed_) answers_.push_back(std::move(response));
+    next = NextLocked();
   }
-  Pump();
+  Perform(next);
 }
 
 void InferStreamReactor::OnWriteDone(bool ok) {
+  Next next;
   {
     absl::MutexLock lock(&mu_);
     writing_ = false;
@@ -74,26 +80,32 @@ void InferStreamReactor::OnWriteDone(bool ok) {
       write_failed_ = true;
       answers_.clear();
     }
+    next = NextLocked();
   }
-  Pump();
+  Perform(next);
 }
 
-void InferStreamReactor::Pump() {
-  const inference::ModelStreamInferResponse* next = nullptr;
-  bool finish = false;
-  {
-    absl::MutexLock lock(&mu_);
-    if (writing_ || finished_) return;
-    if (!answers_.empty()) {
-      writing_ = true;
-      next = answers_.front().get();  // stable until OnWriteDone pops it
-    } else if (reads_done_ && outstanding_ == 0) {
-      finished_ = true;
-      finish = true;
-    }
+InferStreamReactor::Next InferStreamReactor::NextLocked() {
+  mu_.AssertHeld();
+  Next next;
+  if (writing_ || finished_) return next;
+  if (!answers_.empty()) {
+    writing_ = true;
+    next.write = answers_.front().get();  // stable until OnWriteDone pops it
+  } else if (reads_done_ && outstanding_ == 0) {
+    finished_ = true;
+    next.finish = true;
   }
-  if (next != nullptr) StartWrite(next);
-  if (finish) Finish(grpc::Status::OK);
+  return next;
+}
+
+void InferStreamReactor::Perform(const Next& next) {
+  // Nothing of `this` may be touched after Finish(): OnDone() may delete it at once.
+  if (next.write != nullptr) {
+    StartWrite(next.write);
+  } else if (next.finish) {
+    Finish(grpc::Status::OK);
+  }
 }
 
 }  // namespace octet::server

@@ -37,8 +37,17 @@ class InferStreamReactor final
   bool IsCancelled() const { return context_->IsCancelled(); }
 
  private:
-  // Starts the next write, or finishes the call when everything is done.
-  void Pump() ABSL_LOCKS_EXCLUDED(mu_);
+  // What to do once mu_ is released: write an answer, finish the call, or nothing.
+  struct Next {
+    const inference::ModelStreamInferResponse* write = nullptr;
+    bool finish = false;
+  };
+  // Decides the next step and marks it taken, so that exactly one thread performs it. Every
+  // state change ends with this under the same lock: a thread whose step is "nothing" never
+  // touches the reactor again, so the one that finishes the call may let it be deleted.
+  // REQUIRES: mu_ is held.
+  Next NextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Perform(const Next& next) ABSL_LOCKS_EXCLUDED(mu_);
 
   grpc::CallbackServerContext* const context_;
   InferenceService* const service_;
