@@ -1,5 +1,6 @@
 #include "server/inference/batch_executor.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -162,11 +163,16 @@ TEST(BatchExecutorTest, GathersAndScattersTasksOfSeveralSamples) {
   Build(&f, LoadLenet(), "max_batch_size: 16 dynamic_batching { }");
   const std::vector<int64_t> sizes = {1, 3, 2, 5};  // 11 samples: padded to bucket 16
   std::vector<Tensor> inputs;
+  std::vector<int64_t> labels;
   std::vector<Answer> responders(sizes.size());
   auto batch = std::make_unique<batching::Batch<InferTask>>(absl::Now());
   for (size_t i = 0; i < sizes.size(); ++i) {
     inputs.push_back(RandomTensor(DataType::kFloat32, {sizes[i], 1, 28, 28}, 10 + i));
-    batch->AddTask(MakeTask({inputs.back()}, sizes[i], &responders[i], /*label=*/0), absl::Now());
+    // Even tasks carry the label of their first sample's top-1, odd ones another class.
+    const std::vector<float> logits = Direct(f.model, inputs.back());
+    const int64_t top1 = std::max_element(logits.begin(), logits.begin() + 10) - logits.begin();
+    labels.push_back(i % 2 == 0 ? top1 : (top1 + 1) % 10);
+    batch->AddTask(MakeTask({inputs.back()}, sizes[i], &responders[i], labels.back()), absl::Now());
   }
   f.executor->ProcessBatch(std::move(batch));
   for (size_t i = 0; i < sizes.size(); ++i) {
@@ -187,7 +193,11 @@ TEST(BatchExecutorTest, GathersAndScattersTasksOfSeveralSamples) {
   absl::MutexLock lock(&f.sink.mu);
   ASSERT_EQ(f.sink.requests.size(), 4u);
   EXPECT_EQ(f.sink.requests[1].samples, 3);
-  EXPECT_EQ(f.sink.requests[1].label, 0);
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    EXPECT_EQ(f.sink.requests[i].label, labels[i]);
+    EXPECT_EQ(f.sink.requests[i].label_correct, i % 2 == 0) << i;
+    EXPECT_EQ(f.sink.requests[i].outcome, RequestOutcome::kSuccess);
+  }
   ASSERT_EQ(f.sink.batches.size(), 1u);
   EXPECT_EQ(f.sink.batches[0].samples, 11);
   EXPECT_EQ(f.sink.batches[0].requests, 4);
