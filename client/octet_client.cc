@@ -38,6 +38,8 @@ absl::StatusOr<std::string> ReadPemFile(const std::string& path, const char* opt
   return contents.str();
 }
 
+constexpr char kModelInfer[] = "inference.GRPCInferenceService/ModelInfer";
+
 absl::Status ValidateOptions(const ClientOptions& o) {
   if (o.url.empty()) return absl::InvalidArgumentError("the server url is empty");
   for (char c : o.url) {
@@ -126,35 +128,38 @@ void Client::PrepareContext(grpc::ClientContext* context, absl::Duration timeout
   }
 }
 
-absl::Status Client::ToStatus(const grpc::Status& status) const {
+absl::Status Client::ToStatus(const grpc::Status& status, const char* rpc) const {
   if (status.ok()) return absl::OkStatus();
   return internal::FromGrpcStatus(
-      status, options_.url, channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY);
+      status, options_.url, channel_->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY,
+      rpc);
 }
 
 template <typename Response, typename Call>
-absl::StatusOr<Response> Client::Unary(Call call) const {
+absl::StatusOr<Response> Client::Unary(const char* rpc, Call call) const {
   grpc::ClientContext context;
   PrepareContext(&context, options_.default_timeout);
   Response response;
   const grpc::Status status = call(&context, &response);
-  if (!status.ok()) return ToStatus(status);
+  if (!status.ok()) return ToStatus(status, rpc);
   return response;
 }
 
 absl::StatusOr<bool> Client::ServerLive() const {
-  OCTET_ASSIGN_OR_RETURN(auto response,
-                         Unary<inference::ServerLiveResponse>([&](auto* context, auto* response) {
-                           return inference_->ServerLive(context, {}, response);
-                         }));
+  OCTET_ASSIGN_OR_RETURN(auto response, Unary<inference::ServerLiveResponse>(
+                                            "inference.GRPCInferenceService/ServerLive",
+                                            [&](auto* context, auto* response) {
+                                              return inference_->ServerLive(context, {}, response);
+                                            }));
   return response.live();
 }
 
 absl::StatusOr<bool> Client::ServerReady() const {
-  OCTET_ASSIGN_OR_RETURN(auto response,
-                         Unary<inference::ServerReadyResponse>([&](auto* context, auto* response) {
-                           return inference_->ServerReady(context, {}, response);
-                         }));
+  OCTET_ASSIGN_OR_RETURN(auto response, Unary<inference::ServerReadyResponse>(
+                                            "inference.GRPCInferenceService/ServerReady",
+                                            [&](auto* context, auto* response) {
+                                              return inference_->ServerReady(context, {}, response);
+                                            }));
   return response.ready();
 }
 
@@ -163,17 +168,20 @@ absl::StatusOr<bool> Client::ModelReady(const std::string& model,
   inference::ModelReadyRequest request;
   request.set_name(model);
   request.set_version(version);
-  OCTET_ASSIGN_OR_RETURN(auto response,
-                         Unary<inference::ModelReadyResponse>([&](auto* context, auto* response) {
-                           return inference_->ModelReady(context, request, response);
-                         }));
+  OCTET_ASSIGN_OR_RETURN(
+      auto response,
+      Unary<inference::ModelReadyResponse>(
+          "inference.GRPCInferenceService/ModelReady", [&](auto* context, auto* response) {
+            return inference_->ModelReady(context, request, response);
+          }));
   return response.ready();
 }
 
 absl::StatusOr<inference::ServerMetadataResponse> Client::ServerMetadata() const {
-  return Unary<inference::ServerMetadataResponse>([&](auto* context, auto* response) {
-    return inference_->ServerMetadata(context, {}, response);
-  });
+  return Unary<inference::ServerMetadataResponse>(
+      "inference.GRPCInferenceService/ServerMetadata", [&](auto* context, auto* response) {
+        return inference_->ServerMetadata(context, {}, response);
+      });
 }
 
 absl::StatusOr<inference::ModelMetadataResponse> Client::ModelMetadata(
@@ -181,34 +189,40 @@ absl::StatusOr<inference::ModelMetadataResponse> Client::ModelMetadata(
   inference::ModelMetadataRequest request;
   request.set_name(model);
   request.set_version(version);
-  return Unary<inference::ModelMetadataResponse>([&](auto* context, auto* response) {
-    return inference_->ModelMetadata(context, request, response);
-  });
+  return Unary<inference::ModelMetadataResponse>(
+      "inference.GRPCInferenceService/ModelMetadata", [&](auto* context, auto* response) {
+        return inference_->ModelMetadata(context, request, response);
+      });
 }
 
 absl::StatusOr<inference::RepositoryIndexResponse> Client::RepositoryIndex(bool ready_only) const {
   inference::RepositoryIndexRequest request;
   request.set_ready(ready_only);
-  return Unary<inference::RepositoryIndexResponse>([&](auto* context, auto* response) {
-    return inference_->RepositoryIndex(context, request, response);
-  });
+  return Unary<inference::RepositoryIndexResponse>(
+      "inference.GRPCInferenceService/RepositoryIndex", [&](auto* context, auto* response) {
+        return inference_->RepositoryIndex(context, request, response);
+      });
 }
 
 absl::Status Client::LoadModel(const std::string& name) const {
   inference::RepositoryModelLoadRequest request;
   request.set_model_name(name);
-  return Unary<inference::RepositoryModelLoadResponse>([&](auto* context, auto* response) {
-           return inference_->RepositoryModelLoad(context, request, response);
-         })
+  return Unary<inference::RepositoryModelLoadResponse>(
+             "inference.GRPCInferenceService/RepositoryModelLoad",
+             [&](auto* context, auto* response) {
+               return inference_->RepositoryModelLoad(context, request, response);
+             })
       .status();
 }
 
 absl::Status Client::UnloadModel(const std::string& name) const {
   inference::RepositoryModelUnloadRequest request;
   request.set_model_name(name);
-  return Unary<inference::RepositoryModelUnloadResponse>([&](auto* context, auto* response) {
-           return inference_->RepositoryModelUnload(context, request, response);
-         })
+  return Unary<inference::RepositoryModelUnloadResponse>(
+             "inference.GRPCInferenceService/RepositoryModelUnload",
+             [&](auto* context, auto* response) {
+               return inference_->RepositoryModelUnload(context, request, response);
+             })
       .status();
 }
 
@@ -217,9 +231,10 @@ absl::StatusOr<inference::ModelStatisticsResponse> Client::ModelStatistics(
   inference::ModelStatisticsRequest request;
   request.set_name(model);
   request.set_version(version);
-  return Unary<inference::ModelStatisticsResponse>([&](auto* context, auto* response) {
-    return inference_->ModelStatistics(context, request, response);
-  });
+  return Unary<inference::ModelStatisticsResponse>(
+      "inference.GRPCInferenceService/ModelStatistics", [&](auto* context, auto* response) {
+        return inference_->ModelStatistics(context, request, response);
+      });
 }
 
 absl::StatusOr<octet::v1::CalibrationReport> Client::GetCalibrationReport(
@@ -227,9 +242,10 @@ absl::StatusOr<octet::v1::CalibrationReport> Client::GetCalibrationReport(
   octet::v1::GetCalibrationReportRequest request;
   request.set_model_name(model);
   request.set_version(version);
-  return Unary<octet::v1::CalibrationReport>([&](auto* context, auto* response) {
-    return calibration_->GetCalibrationReport(context, request, response);
-  });
+  return Unary<octet::v1::CalibrationReport>(
+      "octet.v1.Calibration/GetCalibrationReport", [&](auto* context, auto* response) {
+        return calibration_->GetCalibrationReport(context, request, response);
+      });
 }
 
 absl::StatusOr<InferResult> Client::Infer(const InferRequest& request) const {
@@ -238,7 +254,7 @@ absl::StatusOr<InferResult> Client::Infer(const InferRequest& request) const {
   PrepareContext(&context, request.timeout.value_or(options_.default_timeout));
   inference::ModelInferResponse response;
   const grpc::Status status = inference_->ModelInfer(&context, proto, &response);
-  if (!status.ok()) return ToStatus(status);
+  if (!status.ok()) return ToStatus(status, kModelInfer);
   return ParseModelInferResponse(std::move(response));
 }
 
@@ -277,7 +293,8 @@ void Client::AsyncInfer(const InferRequest& request,
         std::unique_ptr<AsyncInferCall> owned(call);
         if (!status.ok()) {
           owned->done(internal::FromGrpcStatus(
-              status, owned->url, owned->channel->GetState(false) == GRPC_CHANNEL_READY));
+              status, owned->url, owned->channel->GetState(false) == GRPC_CHANNEL_READY,
+              kModelInfer));
           return;
         }
         owned->done(ParseModelInferResponse(std::move(owned->response)));
@@ -297,7 +314,7 @@ absl::StatusOr<octet::v1::CalibrationReport> Client::Calibrate(
   bool got_report = false;
   const grpc::Status status = internal::RunCalibrateCall(*calibration_, context, spec, samples,
                                                          on_progress, &report, &got_report);
-  if (!status.ok()) return ToStatus(status);
+  if (!status.ok()) return ToStatus(status, "octet.v1.Calibration/Calibrate");
   if (!got_report) {
     return absl::InternalError(absl::StrCat("the server ended the calibration of '",
                                             spec.model_name(), "' without a report"));

@@ -124,10 +124,11 @@ class Client {
 
   // Sets the deadline and the authorization header of one call.
   void PrepareContext(grpc::ClientContext* context, absl::Duration timeout) const;
-  absl::Status ToStatus(const grpc::Status& status) const;
+  // `rpc`: the full method name ("inference.GRPCInferenceService/ModelInfer"), for messages.
+  absl::Status ToStatus(const grpc::Status& status, const char* rpc) const;
   // One unary call with the default deadline: `call(context, response)` issues it.
   template <typename Response, typename Call>
-  absl::StatusOr<Response> Unary(Call call) const;
+  absl::StatusOr<Response> Unary(const char* rpc, Call call) const;
 
   // Constant after construction. The stubs are shared with in-flight asynchronous calls.
   const ClientOptions options_;

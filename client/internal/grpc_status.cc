@@ -27,7 +27,7 @@ std::string OneLine(absl::string_view message) {
 }  // namespace
 
 absl::Status FromGrpcStatus(const grpc::Status& status, absl::string_view target,
-                            bool channel_connected) {
+                            bool channel_connected, absl::string_view rpc) {
   if (status.ok()) return absl::OkStatus();
   const absl::StatusCode code = ToAbslCode(status.error_code());
   std::string message = OneLine(status.error_message());
@@ -40,8 +40,11 @@ absl::Status FromGrpcStatus(const grpc::Status& status, absl::string_view target
           "cannot reach ", target, ": no connection before the deadline (", message, ")"));
     }
   }
-  if (message.empty())
-    message = absl::StrCat("gRPC call failed with ", absl::StatusCodeToString(code));
+  if (message.empty()) {
+    message = code == absl::StatusCode::kUnimplemented
+                  ? absl::StrCat("the server does not implement ", rpc)
+                  : absl::StrCat(rpc, " failed without a message");
+  }
   return absl::Status(code, message);
 }
 

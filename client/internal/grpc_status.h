@@ -6,6 +6,8 @@
 //
 //   UNAVAILABLE: cannot reach localhost:8001: failed to connect to all addresses; ...
 //
+// A status without a message (gRPC's own UNIMPLEMENTED for a service the server lacks, say) gets
+// one naming the call: "the server does not implement octet.v1.Calibration/Calibrate".
 // Messages are flattened to one line so that the CLI can print them as one.
 //
 // Stateless; thread-safe.
@@ -22,8 +24,9 @@ namespace octet::client::internal {
 // `target` is the address the channel dials (ClientOptions::url); `channel_connected` is whether
 // the channel was READY when the call failed (grpc::Channel::GetState(false)), which tells a
 // server that answered UNAVAILABLE (e.g. while draining) from one that could not be reached.
+// `rpc` is the full method name, "package.Service/Method".
 absl::Status FromGrpcStatus(const grpc::Status& status, absl::string_view target,
-                            bool channel_connected);
+                            bool channel_connected, absl::string_view rpc);
 
 }  // namespace octet::client::internal
 
