@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/strip.h"
@@ -33,7 +34,15 @@ absl::Status FromGrpcStatus(const grpc::Status& status, absl::string_view target
   std::string message = OneLine(status.error_message());
   if (!channel_connected) {
     if (code == absl::StatusCode::kUnavailable) {
-      return absl::UnavailableError(absl::StrCat("cannot reach ", target, ": ", message));
+      // What gRPC says when the TLS handshake fails is only that the socket closed.
+      const bool tls_hint = absl::StrContains(message, "Socket closed") ||
+                            absl::StrContains(message, "andshake") ||
+                            absl::StrContains(message, "SSL");
+      return absl::UnavailableError(
+          absl::StrCat("cannot reach ", target, ": ", message,
+                       tls_hint ? " (TLS settings or a client certificate that the server does "
+                                  "not accept end a connection like this)"
+                                : ""));
     }
     if (code == absl::StatusCode::kDeadlineExceeded) {
       return absl::DeadlineExceededError(absl::StrCat(

@@ -37,6 +37,15 @@ TEST(FromGrpcStatus, UnreachableServerNamesTheUrl) {
   EXPECT_EQ(s.message(), "cannot reach localhost:8001: failed to connect: Connection refused");
 }
 
+TEST(FromGrpcStatus, AClosedSocketHintsAtTls) {
+  const absl::Status s =
+      FromGrpcStatus(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                  "failed to connect to all addresses; last error: UNAVAILABLE: "
+                                  "ipv4:127.0.0.1:8001: Socket closed"),
+                     "127.0.0.1:8001", false, "s.S/M");
+  EXPECT_THAT(s.message(), HasSubstr("Socket closed (TLS settings or a client certificate"));
+}
+
 TEST(FromGrpcStatus, DeadlineWhileConnectingSaysSo) {
   const absl::Status s =
       FromGrpcStatus(grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "Deadline Exceeded"),
