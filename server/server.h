@@ -93,7 +93,9 @@ class OctetServer {
 
   // Readiness false (ServerReady and grpc.health.v1 say NOT_SERVING), new inference requests
   // refused with UNAVAILABLE, running loads finished, every queued request answered, then the
-  // gRPC server stopped. Blocks until done; idempotent.
+  // gRPC server stopped. Blocks until done; idempotent. A request arriving in the moment gRPC
+  // itself stops (after the drain) is cancelled by gRPC (CANCELLED) before Octet sees it; later
+  // ones find the port closed (UNAVAILABLE). Neither was accepted, so neither is lost.
   void Shutdown();
   // Blocks until Shutdown() has finished.
   void Wait();
