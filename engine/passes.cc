@@ -128,6 +128,10 @@ absl::Status FoldPadIntoConv(Graph& graph) {
 
 absl::Status OptimizeGraph(Graph& graph, const PassOptions& options) {
   passes::RemoveIdentities(graph);
+  if (options.fold_quantization) {
+    OCTET_RETURN_IF_ERROR(passes::FoldQuantizeDequantizePairs(graph));
+    OCTET_RETURN_IF_ERROR(passes::LowerQLinearOps(graph));
+  }
   if (options.fold_constants) OCTET_RETURN_IF_ERROR(passes::FoldConstants(graph));
   if (options.fold_batch_norm) {
     OCTET_RETURN_IF_ERROR(passes::FoldPadIntoConv(graph));
@@ -138,6 +142,13 @@ absl::Status OptimizeGraph(Graph& graph, const PassOptions& options) {
   if (options.fuse_residual_add) {
     passes::FuseResidualAdd(graph);
     if (options.fuse_activations) passes::FuseActivations(graph);
+  }
+  // After fusion, so that INT8 eligibility judges the final post-ops, as for calibrated graphs.
+  if (options.fold_quantization) OCTET_RETURN_IF_ERROR(passes::FoldQdqIntoInt8(graph));
+  if (options.fold_constants) {
+    OCTET_RETURN_IF_ERROR(passes::FoldQuantizationOfConstants(graph));
+    // What read the dequantized constants (a Transpose of weights) folds now.
+    OCTET_RETURN_IF_ERROR(passes::FoldConstants(graph));
   }
   graph.RemoveDeadNodes();
   return absl::OkStatus();

@@ -106,7 +106,8 @@ std::string Int8Ineligibility(const Graph& graph, const Node& node) {
   if (op != "Conv" && op != "Gemm" && op != "MatMul") return "no INT8 kernel for " + op;
   if (!IsFloatConstant(graph, node.inputs[1])) return "its weights are not a float constant";
   if (graph.value(node.inputs[0]).dtype != DataType::kFloat32) return "its input is not float";
-  if (op == "MatMul" && (graph.value(node.inputs[0]).shape.size() != 2 ||
+  // [..., M, K] x [K, N] runs as one 2-D product; batched weights do not.
+  if (op == "MatMul" && (graph.value(node.inputs[0]).shape.size() < 2 ||
                          graph.value(node.inputs[1]).shape.size() != 2)) {
     return "batched MatMul";
   }

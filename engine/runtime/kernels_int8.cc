@@ -161,8 +161,13 @@ absl::Status BuildMatMulInt8(PlanBuilder& b, const Node& node) {
   const Shape& ws = b.shape(w);
   const bool trans_a = node.op_type == "Gemm" && node.attrs.GetInt("transA", 0) != 0;
   const bool trans_b = node.op_type == "Gemm" && node.attrs.GetInt("transB", 0) != 0;
-  const int64_t m = trans_a ? as[1] : as[0];
-  const int64_t k = trans_a ? as[0] : as[1];
+  // A MatMul of [..., M, K] by 2-D weights is one [prod(...) * M, K] x [K, N] product.
+  const bool batched = as.size() > 2;
+  int64_t m = trans_a ? as[1] : as[0];
+  if (batched) {
+    for (size_t d = 1; d + 1 < as.size(); ++d) m *= as[d];
+  }
+  const int64_t k = trans_a ? as[0] : as.back();
   const int64_t n = trans_b ? ws[0] : ws[1];
   const memory::desc src_view({m, k}, memory::data_type::u8,
                               trans_a ? memory::dims{1, m} : memory::dims{k, 1});
@@ -173,10 +178,13 @@ absl::Status BuildMatMulInt8(PlanBuilder& b, const Node& node) {
   dnnl::primitive_attr attr = BaseAttr();
   OCTET_ASSIGN_OR_RETURN(Requantization r, MakeRequantization(b, node, attr, 1 << 1));
   const auto dst_type = r.quantized_output ? memory::data_type::u8 : memory::data_type::f32;
+  // A batched product's dst is viewed with the output's dims, so it must be plain.
+  const memory::desc dst_md({m, n}, dst_type,
+                            batched ? memory::format_tag::ab : memory::format_tag::any);
   dnnl::matmul::primitive_desc pd(
       dnnl::matmul::desc(src_view,
                          memory::desc({k, n}, memory::data_type::s8, memory::format_tag::any),
-                         bias_view, memory::desc({m, n}, dst_type, memory::format_tag::any)),
+                         bias_view, dst_md),
       attr, CpuEngine());
 
   const quant::QuantizationParams input = *graph.value(a).quant;
@@ -192,7 +200,7 @@ absl::Status BuildMatMulInt8(PlanBuilder& b, const Node& node) {
                   {DNNL_ARG_BIAS, bias_slot},
                   {DNNL_ARG_DST, dst}},
                  true, pd.scratchpad_desc().get_size());
-  b.Bind(y, dst);
+  b.Bind(y, batched ? b.ViewSlot(dst, PlainMd(b.shape(y), dst_type)) : dst);
   return absl::OkStatus();
 }
 

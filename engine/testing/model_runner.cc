@@ -12,6 +12,7 @@ ModelOptions WithoutPasses() {
   options.passes.fold_batch_norm = false;
   options.passes.fuse_activations = false;
   options.passes.fuse_residual_add = false;
+  options.passes.fold_quantization = false;
   return options;
 }
 
