@@ -18,6 +18,8 @@
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "server/grpc/admin_auth.h"
+#include "server/metrics/metrics_exposer.h"
+#include "server/metrics/prometheus_metrics.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, model_repository, "", "model repository directory (required)");
@@ -36,6 +38,9 @@ ABSL_FLAG(int, max_message_bytes, 64 << 20, "largest gRPC message received or se
 ABSL_FLAG(int64_t, max_tensor_elements, int64_t{1} << 24,
           "largest element count of one request tensor");
 ABSL_FLAG(int, max_queue_size, 1024, "queue bound of a model whose config sets none");
+ABSL_FLAG(std::string, dataset_root, "",
+          "directory the Calibrate RPC may read server-side data sets from (empty: none)");
+ABSL_FLAG(int, calibration_threads, 1, "OpenMP threads of a running calibration");
 ABSL_FLAG(double, shutdown_grace_seconds, 5,
           "after draining, how long calls still open may run before they are cancelled");
 
@@ -67,8 +72,8 @@ int Run() {
     }
     options.admin_token = *std::move(token);
   }
-  // Metrics: the Prometheus sink and its /metrics exposer on options.metrics_address are
-  // created here and passed as options.metrics (server/metrics/); until then, no-op.
+  options.dataset_root = absl::GetFlag(FLAGS_dataset_root);
+  options.calibration_threads = absl::GetFlag(FLAGS_calibration_threads);
 
   // Signals are taken by a dedicated thread with sigwait(): blocked here, before any other
   // thread starts, so that every thread inherits the mask and none runs a handler.
@@ -77,6 +82,20 @@ int Run() {
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  // Metrics: the Prometheus sink outlives the server; its exposer serves /metrics (civetweb's
+  // threads start after the signal mask, so they inherit it).
+  auto metrics = std::make_shared<PrometheusMetrics>();
+  MetricsExposerOptions exposer_options;
+  exposer_options.address = options.metrics_address;
+  absl::StatusOr<std::unique_ptr<MetricsExposer>> exposer =
+      MetricsExposer::Create(exposer_options, metrics->registry());
+  if (!exposer.ok()) {
+    std::fprintf(stderr, "octet-server: metrics: %s\n",
+                 std::string(exposer.status().message()).c_str());
+    return exposer.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  options.metrics = metrics.get();
 
   absl::StatusOr<std::unique_ptr<OctetServer>> server = OctetServer::Start(options);
   if (!server.ok()) {
@@ -95,6 +114,8 @@ int Run() {
   });
   (*server)->Wait();
   signal_thread.join();
+  server->reset();   // no more metrics events
+  exposer->reset();  // last: stopping civetweb may take up to 2 s
   return 0;
 }
 

@@ -105,6 +105,15 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(OctetServerOptio
   builder.SetMaxReceiveMessageSize(o.max_message_bytes);
   builder.SetMaxSendMessageSize(o.max_message_bytes);
   builder.RegisterService(server->service_.get());
+  CalibrationService::Options calibration_options;
+  calibration_options.repository = server->repository_.get();
+  calibration_options.admin = server->admin_.get();
+  calibration_options.metrics = metrics;
+  calibration_options.dataset_root = o.dataset_root;
+  calibration_options.threads = o.calibration_threads;
+  calibration_options.log = o.log;
+  server->calibration_ = std::make_unique<CalibrationService>(calibration_options);
+  builder.RegisterService(server->calibration_.get());
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr || server->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", o.grpc_address));
@@ -140,6 +149,9 @@ void OctetServer::Shutdown() {
     service_->StopAccepting();
     service_->StopControl();
   }
+  // Running calibrations stop at their next phase and publish nothing; their calls finish
+  // while gRPC still runs.
+  if (calibration_ != nullptr) calibration_->Shutdown();
   // Answers every request still queued: each finishes its RPC.
   if (repository_ != nullptr) repository_->Shutdown();
   if (server_ != nullptr) {

@@ -1,6 +1,7 @@
 // OctetServer: the whole inference server, wired from an Options struct: the model repository
 // (every model loaded at start; one that fails is reported and the others serve), the gRPC
-// server with inference.GRPCInferenceService, grpc.health.v1 and server reflection, TLS or mTLS,
+// server with inference.GRPCInferenceService, octet.v1.Calibration, grpc.health.v1 and server
+// reflection, TLS or mTLS,
 // the admin token for control RPCs, message and tensor size limits, and the MetricsSink every
 // module reports to.
 //
@@ -33,6 +34,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/server.h"
 #include "server/batching/clock.h"
+#include "server/calibration/calibration_service.h"
 #include "server/grpc/admin_auth.h"
 #include "server/grpc/inference_service.h"
 #include "server/metrics/metrics_sink.h"
@@ -67,6 +69,12 @@ struct OctetServerOptions {
   // Cores inference may use, divided between a model's instances where its config sets no
   // threads. 0: every core of the machine.
   int threads = 0;
+
+  // Directory the Calibrate RPC may read server-side data sets from (relative paths inside it
+  // only); empty: server-side data sets are refused.
+  std::string dataset_root;
+  // OpenMP threads of a running calibration (it shares the cores with serving).
+  int calibration_threads = 1;
 
   // How long Shutdown() lets calls still open after the drain (streams the client keeps open)
   // run before cancelling them.
@@ -110,6 +118,7 @@ class OctetServer {
   std::unique_ptr<AdminAuthorizer> admin_;
   std::unique_ptr<ModelRepository> repository_;
   std::unique_ptr<InferenceService> service_;
+  std::unique_ptr<CalibrationService> calibration_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 

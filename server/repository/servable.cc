@@ -178,6 +178,7 @@ absl::StatusOr<std::shared_ptr<Servable>> Servable::Load(const ServableOptions& 
   servable->scheduler_ = *std::move(scheduler);
 
   options.metrics->RecordModelLoad(servable->key_, absl::Now() - start);
+  options.metrics->SetQueueCapacity(servable->key_, scheduler_options.max_queue_size);
   options.metrics->SetModelReady(servable->key_, true);
   return servable;
 }
