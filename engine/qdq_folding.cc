@@ -91,18 +91,24 @@ std::optional<Int8Weights> ToInt8Weights(const Tensor& q, const LinearQuantizati
   return w;
 }
 
-// Whether output channel `c` of s8 weights has an adjacent pair that can saturate vpmaddubsw.
-absl::StatusOr<bool> ChannelSaturates(const Tensor& values, const WeightLayout& layout, int64_t c) {
+// For each output channel of s8 weights, whether it has an adjacent pair that can saturate
+// vpmaddubsw.
+absl::StatusOr<std::vector<bool>> SaturatingChannels(const Tensor& values,
+                                                     const WeightLayout& layout) {
   const Shape& shape = values.shape();
+  std::vector<std::vector<int8_t>> channels(shape[layout.channel_axis]);
+  for (int64_t i = 0; i < values.num_elements(); ++i) {
+    channels[IndexAlong(shape, layout.channel_axis, i)].push_back(values.data<int8_t>()[i]);
+  }
   Shape channel_shape = shape;
   channel_shape[layout.channel_axis] = 1;
-  std::vector<int8_t> channel;
-  for (int64_t i = 0; i < values.num_elements(); ++i) {
-    if (IndexAlong(shape, layout.channel_axis, i) == c) channel.push_back(values.data<int8_t>()[i]);
+  std::vector<bool> saturates;
+  for (const std::vector<int8_t>& channel : channels) {
+    OCTET_ASSIGN_OR_RETURN(int64_t pairs,
+                           quant::CountSaturatingPairs(channel, channel_shape, layout.pair_axis));
+    saturates.push_back(pairs > 0);
   }
-  OCTET_ASSIGN_OR_RETURN(int64_t saturating,
-                         quant::CountSaturatingPairs(channel, channel_shape, layout.pair_axis));
-  return saturating > 0;
+  return saturates;
 }
 
 // On a CPU without VNNI, oneDNN's u8 x s8 kernels add adjacent products in a saturating int16
@@ -124,9 +130,8 @@ absl::StatusOr<bool> LimitSaturatingPairs(Int8Weights& w, const WeightLayout& la
   OCTET_ASSIGN_OR_RETURN(
       quant::QuantizedWeights q,
       quant::QuantizeWeightsPerChannel(real, shape, layout.channel_axis, layout.pair_axis, scheme));
-  std::vector<bool> requantize(w.scales.size());
+  OCTET_ASSIGN_OR_RETURN(const std::vector<bool> requantize, SaturatingChannels(w.values, layout));
   for (size_t c = 0; c < w.scales.size(); ++c) {
-    OCTET_ASSIGN_OR_RETURN(requantize[c], ChannelSaturates(w.values, layout, c));
     if (requantize[c]) w.scales[c] = q.scales[c];
   }
   for (int64_t i = 0; i < w.values.num_elements(); ++i) {
