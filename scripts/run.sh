@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh build
 build_dir=${OCTET_BUILD_DIR:-build}
-# The same configuration as scripts/build.sh, but only the server target is built.
+# The same configuration as scripts/build.sh, but only the server and the CLI are built.
 cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$build_dir" --parallel "$(nproc)" --target octet-server
+cmake --build "$build_dir" --parallel "$(nproc)" --target octet-server octet
 exec "$build_dir/server/octet-server" --model-repository examples/models "$@"
