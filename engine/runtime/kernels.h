@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "engine/graph.h"
 #include "engine/runtime/plan_builder.h"
+#include "engine/window_geometry.h"
 
 namespace octet {
 namespace runtime {
@@ -51,6 +52,14 @@ absl::Status BuildQLinearExact(PlanBuilder& b, const Node& node);
 // oneDNN's algorithm and alpha/beta for one eltwise step.
 void AppendEltwise(dnnl::post_ops& ops, const PostOp& op);
 dnnl::algorithm EltwiseAlgorithm(EltwiseKind kind);
+
+// Pooling window of MaxPool/AveragePool (from its attributes) or of a global pool (the whole
+// spatial extent), and oneDNN's dilations (ONNX's minus one).
+absl::StatusOr<WindowGeometry> PoolWindow(const Node& node, const Shape& input_shape);
+dnnl::memory::dims OneDnnDilations(const std::vector<int64_t>& onnx_dilations);
+// A Conv's weights as oneDNN wants their dims: [OC, IC, k...], or [G, OC/G, IC/G, k...] for
+// group > 1 (the same bytes as ONNX's [OC, IC/G, k...]).
+dnnl::memory::dims ConvWeightDims(const Shape& onnx_weights, int64_t group);
 
 // A primitive attribute with user-managed scratchpad (so that primitives stay stateless and
 // can run concurrently) and the node's eltwise/sum post-ops.

@@ -22,14 +22,8 @@ absl::Status BuildConv(PlanBuilder& b, const Node& node) {
   OCTET_ASSIGN_OR_RETURN(
       WindowGeometry geometry,
       ResolveWindow(node, Shape(xs.begin() + 2, xs.end()), Shape(ws.begin() + 2, ws.end())));
-  memory::dims dilates;
-  for (int64_t d : geometry.dilations) dilates.push_back(d - 1);  // oneDNN counts the gaps
-
-  memory::dims weight_dims = ws;
-  if (group > 1) {  // [G, OC/G, IC/G, k...]: the same bytes as ONNX's [OC, IC/G, k...]
-    weight_dims = {group, ws[0] / group};
-    weight_dims.insert(weight_dims.end(), ws.begin() + 1, ws.end());
-  }
+  const memory::dims dilates = OneDnnDilations(geometry.dilations);
+  const memory::dims weight_dims = ConvWeightDims(ws, group);
   const auto f32 = memory::data_type::f32;
   memory::desc src_any(xs, f32, memory::format_tag::any);
   memory::desc weights_any(weight_dims, f32, memory::format_tag::any);

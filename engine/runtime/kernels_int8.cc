@@ -5,8 +5,10 @@
 //     s_x * s_w[oc] dequantize straight to f32 where the consumers are FP32 (the edge of an INT8
 //     region costs no separate reorder);
 //   - fused Relu/Clip run on the value in the output's quantized units (Clip bounds / s_y); a
-//     residual sum adds the destination's previous u8 contents with the output's zero point;
-//   - pooling, reshapes and concatenation run directly on u8 data.
+//     residual sum adds the destination's previous u8 contents, which hold the residual in its
+//     own quantization (scale s_r / s_y, zero point zp_r);
+//   - pooling and reshapes run directly on u8 data (Concat runs in FP32: its inputs would
+//     need requantizing to one scale first).
 // oneDNN adds the bias before applying output scales (dst = M * (acc + bias)); a runtime test
 // checks that.
 #include "absl/strings/str_cat.h"
@@ -115,13 +117,8 @@ absl::Status BuildConvInt8(PlanBuilder& b, const Node& node) {
   OCTET_ASSIGN_OR_RETURN(
       WindowGeometry geometry,
       ResolveWindow(node, Shape(xs.begin() + 2, xs.end()), Shape(ws.begin() + 2, ws.end())));
-  memory::dims dilates;
-  for (int64_t d : geometry.dilations) dilates.push_back(d - 1);
-  memory::dims weight_dims = ws;
-  if (group > 1) {
-    weight_dims = {group, ws[0] / group};
-    weight_dims.insert(weight_dims.end(), ws.begin() + 1, ws.end());
-  }
+  const memory::dims dilates = OneDnnDilations(geometry.dilations);
+  const memory::dims weight_dims = ConvWeightDims(ws, group);
   dnnl::primitive_attr attr = BaseAttr();
   OCTET_ASSIGN_OR_RETURN(Requantization r, MakeRequantization(b, node, attr, 1 << 1));
   const auto dst_type = r.quantized_output ? memory::data_type::u8 : memory::data_type::f32;
@@ -218,20 +215,8 @@ absl::Status BuildPassThroughInt8(PlanBuilder& b, const Node& node) {
     return absl::OkStatus();
   }
   // Pooling: max and average of u8 values are u8 values in the same quantization.
-  const Shape& xs = b.shape(x);
-  const Shape spatial(xs.begin() + 2, xs.end());
-  WindowGeometry g;
-  if (op == "GlobalAveragePool" || op == "GlobalMaxPool") {
-    g.kernel = spatial;
-    g.strides.assign(spatial.size(), 1);
-    g.dilations.assign(spatial.size(), 1);
-    g.pads_begin.assign(spatial.size(), 0);
-    g.pads_end.assign(spatial.size(), 0);
-  } else {
-    OCTET_ASSIGN_OR_RETURN(g, ResolveWindow(node, spatial, node.attrs.GetInts("kernel_shape")));
-  }
-  memory::dims dilates;
-  for (int64_t d : g.dilations) dilates.push_back(d - 1);
+  OCTET_ASSIGN_OR_RETURN(WindowGeometry g, PoolWindow(node, b.shape(x)));
+  const memory::dims dilates = OneDnnDilations(g.dilations);
   dnnl::algorithm alg = dnnl::algorithm::pooling_max;
   if (op == "AveragePool" || op == "GlobalAveragePool") {
     // Padding must count as real zero, which is the zero point, not u8 0: only exclude-padding

@@ -14,19 +14,8 @@ absl::Status BuildPool(PlanBuilder& b, const Node& node) {
   const ValueId x = node.inputs[0];
   const Shape& xs = b.shape(x);
   const Shape spatial(xs.begin() + 2, xs.end());
-  const bool global = node.op_type == "GlobalAveragePool" || node.op_type == "GlobalMaxPool";
-  WindowGeometry g;
-  if (global) {
-    g.kernel = spatial;
-    g.strides.assign(spatial.size(), 1);
-    g.dilations.assign(spatial.size(), 1);
-    g.pads_begin.assign(spatial.size(), 0);
-    g.pads_end.assign(spatial.size(), 0);
-  } else {
-    OCTET_ASSIGN_OR_RETURN(g, ResolveWindow(node, spatial, node.attrs.GetInts("kernel_shape")));
-  }
-  memory::dims dilates;
-  for (int64_t d : g.dilations) dilates.push_back(d - 1);
+  OCTET_ASSIGN_OR_RETURN(WindowGeometry g, PoolWindow(node, xs));
+  const memory::dims dilates = OneDnnDilations(g.dilations);
   dnnl::algorithm alg = dnnl::algorithm::pooling_max;
   if (node.op_type == "AveragePool" || node.op_type == "GlobalAveragePool") {
     alg = node.attrs.GetInt("count_include_pad", 0) != 0
