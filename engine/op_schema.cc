@@ -173,8 +173,10 @@ absl::Status ValidateNodeSignature(const Node& node) {
                   "has ", node.outputs.size(), " outputs, expected 1 to ", schema->max_outputs)));
   }
   for (const auto& [name, value] : node.attrs.map()) {
+    // C++17 lambdas cannot capture a structured binding (clang refuses; gcc allows it).
+    const auto& attr_name = name;
     auto spec = std::find_if(schema->attributes.begin(), schema->attributes.end(),
-                             [&](const AttrSpec& s) { return name == s.name; });
+                             [&](const AttrSpec& s) { return attr_name == s.name; });
     if (spec == schema->attributes.end()) {
       return NodeError(
           node, absl::UnimplementedError(absl::StrCat("unsupported attribute '", name, "'")));
