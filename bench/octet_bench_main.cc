@@ -24,6 +24,7 @@
 #include "absl/strings/str_split.h"
 #include "bench/evaluation.h"
 #include "bench/quantized_model.h"
+#include "common/dashed_flags.h"
 #include "common/status_macros.h"
 #include "datasets/dataset.h"
 #include "datasets/preprocessing.h"
@@ -359,16 +360,8 @@ int main(int argc, char** argv) {
       "  eval:  top-1 accuracy on a labelled data set (--dataset)\n"
       "  speed: throughput and latency per batch size and thread count");
   // Accept --calibration-data as well as Abseil's --calibration_data.
-  std::vector<std::string> storage(argv, argv + argc);
-  std::vector<char*> normalized;
-  for (std::string& arg : storage) {
-    if (arg.rfind("--", 0) == 0) {
-      const size_t end = std::min(arg.find('='), arg.size());
-      std::replace(arg.begin() + 2, arg.begin() + end, '-', '_');
-    }
-    normalized.push_back(arg.data());
-  }
-  std::vector<char*> args = absl::ParseCommandLine(argc, normalized.data());
+  octet::DashedFlags flags(argc, argv);
+  std::vector<char*> args = absl::ParseCommandLine(flags.argc(), flags.argv());
   if (args.size() != 2) {
     std::cerr << "usage: octet-bench eval|speed --model MODEL.onnx [flags] (--help for flags)\n";
     return 2;

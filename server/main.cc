@@ -17,6 +17,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "common/dashed_flags.h"
 #include "server/grpc/admin_auth.h"
 #include "server/metrics/metrics_exposer.h"
 #include "server/metrics/prometheus_metrics.h"
@@ -24,7 +25,9 @@
 
 ABSL_FLAG(std::string, model_repository, "", "model repository directory (required)");
 ABSL_FLAG(std::string, grpc_address, "0.0.0.0:8001", "host:port for gRPC (port 0: any free)");
-ABSL_FLAG(std::string, metrics_address, "0.0.0.0:8002", "host:port for Prometheus /metrics");
+ABSL_FLAG(std::string, metrics_address, "0.0.0.0:8002",
+          "host:port for Prometheus /metrics; empty: no metrics at all (no exposer, and events "
+          "go to a sink that discards them)");
 ABSL_FLAG(int, threads, 0,
           "cores for inference, divided between a model's instances where its config sets no "
           "threads (0: all)");
@@ -41,6 +44,9 @@ ABSL_FLAG(int, max_queue_size, 1024, "queue bound of a model whose config sets n
 ABSL_FLAG(std::string, dataset_root, "",
           "directory the Calibrate RPC may read server-side data sets from (empty: none)");
 ABSL_FLAG(int, calibration_threads, 1, "OpenMP threads of a running calibration");
+ABSL_FLAG(int, shadow_queue_size, 64,
+          "INT8 answers that may wait for their FP32 shadow run (config shadow_fraction); past "
+          "it they are dropped and counted");
 ABSL_FLAG(double, shutdown_grace_seconds, 5,
           "after draining, how long calls still open may run before they are cancelled");
 
@@ -74,6 +80,7 @@ int Run() {
   }
   options.dataset_root = absl::GetFlag(FLAGS_dataset_root);
   options.calibration_threads = absl::GetFlag(FLAGS_calibration_threads);
+  options.shadow_queue_size = absl::GetFlag(FLAGS_shadow_queue_size);
 
   // Signals are taken by a dedicated thread with sigwait(): blocked here, before any other
   // thread starts, so that every thread inherits the mask and none runs a handler.
@@ -84,18 +91,27 @@ int Run() {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   // Metrics: the Prometheus sink outlives the server; its exposer serves /metrics (civetweb's
-  // threads start after the signal mask, so they inherit it).
-  auto metrics = std::make_shared<PrometheusMetrics>();
-  MetricsExposerOptions exposer_options;
-  exposer_options.address = options.metrics_address;
-  absl::StatusOr<std::unique_ptr<MetricsExposer>> exposer =
-      MetricsExposer::Create(exposer_options, metrics->registry());
-  if (!exposer.ok()) {
-    std::fprintf(stderr, "octet-server: metrics: %s\n",
-                 std::string(exposer.status().message()).c_str());
-    return exposer.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  // threads start after the signal mask, so they inherit it). An empty --metrics-address turns
+  // metrics off: the server then reports to a sink that discards everything (for measuring
+  // what metrics cost, bench/metrics_overhead.sh).
+  std::shared_ptr<PrometheusMetrics> metrics;
+  std::unique_ptr<MetricsExposer> exposer;
+  if (!options.metrics_address.empty()) {
+    metrics = std::make_shared<PrometheusMetrics>();
+    MetricsExposerOptions exposer_options;
+    exposer_options.address = options.metrics_address;
+    absl::StatusOr<std::unique_ptr<MetricsExposer>> created =
+        MetricsExposer::Create(exposer_options, metrics->registry());
+    if (!created.ok()) {
+      std::fprintf(stderr, "octet-server: metrics: %s\n",
+                   std::string(created.status().message()).c_str());
+      return created.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+    }
+    exposer = *std::move(created);
+    options.metrics = metrics.get();
+  } else {
+    std::fprintf(stderr, "octet-server: metrics are off (--metrics-address is empty)\n");
   }
-  options.metrics = metrics.get();
 
   absl::StatusOr<std::unique_ptr<OctetServer>> server = OctetServer::Start(options);
   if (!server.ok()) {
@@ -114,8 +130,8 @@ int Run() {
   });
   (*server)->Wait();
   signal_thread.join();
-  server->reset();   // no more metrics events
-  exposer->reset();  // last: stopping civetweb may take up to 2 s
+  server->reset();  // no more metrics events
+  exposer.reset();  // last: stopping civetweb may take up to 2 s
   return 0;
 }
 
@@ -128,15 +144,7 @@ int main(int argc, char** argv) {
       "  octet-server --model-repository DIR [--grpc-address HOST:PORT] [--threads N]\n"
       "  [--tls-cert-file F --tls-key-file F [--tls-client-ca-file F]] [--admin-token-file F]");
   // Accept --model-repository as well as --model_repository: absl flags use underscores.
-  std::vector<std::string> storage(argv, argv + argc);
-  std::vector<char*> normalized;
-  for (std::string& arg : storage) {
-    if (arg.rfind("--", 0) == 0) {
-      const size_t end = std::min(arg.find('='), arg.size());
-      std::replace(arg.begin() + 2, arg.begin() + static_cast<std::ptrdiff_t>(end), '-', '_');
-    }
-    normalized.push_back(arg.data());
-  }
-  absl::ParseCommandLine(static_cast<int>(normalized.size()), normalized.data());
+  octet::DashedFlags flags(argc, argv);
+  absl::ParseCommandLine(flags.argc(), flags.argv());
   return octet::server::Run();
 }
