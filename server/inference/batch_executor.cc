@@ -31,6 +31,18 @@ int64_t Top1(const Tensor& output, int64_t row) {
   return std::max_element(begin, begin + per_row) - begin;
 }
 
+// How many of a task's samples, rows [first_row, first_row + labels.size()) of `output` (row 0
+// for models that do not batch), have the top-1 its label says.
+int64_t CountCorrect(const std::vector<int64_t>& labels, const Tensor& output, int64_t first_row,
+                     bool batching) {
+  int64_t correct = 0;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    const int64_t row = batching ? first_row + static_cast<int64_t>(i) : 0;
+    if (Top1(output, row) == labels[i]) ++correct;
+  }
+  return correct;
+}
+
 }  // namespace
 
 RequestOutcome OutcomeOf(const absl::Status& status) {
@@ -204,13 +216,13 @@ void BatchExecutor::RunGroup(std::vector<Queued> group) {
     const absl::Status error =
         absl::InternalError(absl::StrCat("inference failed: ", outputs.status().message()));
     options_.stats->BatchExecuted(samples, static_cast<int64_t>(group.size()), times);
-    for (Queued& q : group) Answer(*q.task, error, q.queue_time, times, true, -1);
+    for (Queued& q : group) Answer(*q.task, error, q.queue_time, times, true, 0);
     return;
   }
 
   // Scatter: each task's rows of each output it asked for.
   std::vector<absl::Status> results;
-  std::vector<int64_t> top1;
+  std::vector<int64_t> correct;
   int64_t row = 0;
   for (Queued& q : group) {
     const DecodedRequest& request = q.task->request();
@@ -222,21 +234,22 @@ void BatchExecutor::RunGroup(std::vector<Queued> group) {
                             sig.batching(), response);
       if (!status.ok()) break;
     }
-    top1.push_back(request.label >= 0 && !sig.outputs.empty()
-                       ? Top1((*outputs)[sig.outputs[0].model_index], sig.batching() ? row : 0)
-                       : -1);
+    correct.push_back(sig.outputs.empty() ? 0
+                                          : CountCorrect(request.labels,
+                                                         (*outputs)[sig.outputs[0].model_index],
+                                                         row, sig.batching()));
     results.push_back(std::move(status));
     row += request.samples;
   }
   times.output = clock->Now() - ran_at;
   options_.stats->BatchExecuted(samples, static_cast<int64_t>(group.size()), times);
   for (size_t i = 0; i < group.size(); ++i) {
-    Answer(*group[i].task, results[i], group[i].queue_time, times, true, top1[i]);
+    Answer(*group[i].task, results[i], group[i].queue_time, times, true, correct[i]);
   }
 }
 
 void BatchExecutor::Answer(InferTask& task, const absl::Status& status, absl::Duration queue_time,
-                           const ComputeTimes& times, bool was_queued, int64_t label_top1) {
+                           const ComputeTimes& times, bool was_queued, int64_t correct_samples) {
   RequestEvent event;
   event.key = options_.stats->key();
   event.outcome = OutcomeOf(status);
@@ -244,8 +257,8 @@ void BatchExecutor::Answer(InferTask& task, const absl::Status& status, absl::Du
   event.queue = queue_time;
   event.compute = times.infer;
   event.samples = task.request().samples;
-  event.label = task.request().label;
-  event.label_correct = event.label >= 0 && label_top1 == event.label;
+  event.labelled_samples = static_cast<int64_t>(task.request().labels.size());
+  event.correct_samples = correct_samples;
   // Statistics first, so that a client reading them after its answer sees its request counted.
   options_.stats->RequestEnded(event, times, was_queued);
   task.responder().Finish(status);
@@ -253,11 +266,11 @@ void BatchExecutor::Answer(InferTask& task, const absl::Status& status, absl::Du
 
 void BatchExecutor::DropTask(std::unique_ptr<InferTask> task, const absl::Status& status) {
   const absl::Duration waited = options_.clock->Now() - task->received();
-  Answer(*task, status, waited, ComputeTimes{}, /*was_queued=*/true, -1);
+  Answer(*task, status, waited, ComputeTimes{}, /*was_queued=*/true, 0);
 }
 
 void BatchExecutor::Reject(std::unique_ptr<InferTask> task, const absl::Status& status) {
-  Answer(*task, status, absl::ZeroDuration(), ComputeTimes{}, /*was_queued=*/false, -1);
+  Answer(*task, status, absl::ZeroDuration(), ComputeTimes{}, /*was_queued=*/false, 0);
 }
 
 void BatchExecutor::RecordInvalid(absl::Time received, const absl::Status& status) {

@@ -21,6 +21,10 @@
 // `threads`; a batch takes a free one for the duration of its run, so no two threads share a
 // Session.
 //
+// Labels: a request may carry one ground-truth class per sample (DecodedRequest::labels); each
+// answer's RequestEvent counts its labelled samples and those whose top-1 (of the first output)
+// matched.
+//
 // Ownership: the model is shared; `stats` and `clock` are borrowed and must outlive this.
 // Thread-safe: ProcessBatch, DropTask, Reject and RecordInvalid may run on several threads.
 #ifndef OCTET_SERVER_INFERENCE_BATCH_EXECUTOR_H_
@@ -89,9 +93,9 @@ class BatchExecutor {
   void RunGroup(std::vector<Queued> group);
   // The batch-dimension size the group runs at.
   int64_t BucketFor(int64_t samples) const;
-  // Records and sends one answer.
+  // Records and sends one answer; `correct_samples` of its labelled samples were predicted right.
   void Answer(InferTask& task, const absl::Status& status, absl::Duration queue_time,
-              const ComputeTimes& times, bool was_queued, int64_t label_top1);
+              const ComputeTimes& times, bool was_queued, int64_t correct_samples);
 
   std::unique_ptr<Session> AcquireSession();
   void ReleaseSession(std::unique_ptr<Session> session);

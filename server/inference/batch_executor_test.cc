@@ -140,12 +140,12 @@ void Build(Fixture* f, std::shared_ptr<const Model> model, const std::string& co
 }
 
 std::unique_ptr<InferTask> MakeTask(std::vector<Tensor> inputs, int64_t samples, Answer* answer,
-                                    int64_t label = -1) {
+                                    std::vector<int64_t> labels = {}) {
   DecodedRequest request;
   request.inputs = std::move(inputs);
   request.samples = samples;
   request.outputs = {0};
-  request.label = label;
+  request.labels = std::move(labels);
   return std::make_unique<InferTask>(std::move(request), std::make_unique<FakeResponder>(answer),
                                      absl::Now(), absl::InfiniteFuture());
 }
@@ -163,16 +163,21 @@ TEST(BatchExecutorTest, GathersAndScattersTasksOfSeveralSamples) {
   Build(&f, LoadLenet(), "max_batch_size: 16 dynamic_batching { }");
   const std::vector<int64_t> sizes = {1, 3, 2, 5};  // 11 samples: padded to bucket 16
   std::vector<Tensor> inputs;
-  std::vector<int64_t> labels;
   std::vector<Answer> responders(sizes.size());
   auto batch = std::make_unique<batching::Batch<InferTask>>(absl::Now());
   for (size_t i = 0; i < sizes.size(); ++i) {
     inputs.push_back(RandomTensor(DataType::kFloat32, {sizes[i], 1, 28, 28}, 10 + i));
-    // Even tasks carry the label of their first sample's top-1, odd ones another class.
+    // One label per sample: every sample's own top-1, except the first sample of odd tasks
+    // (so each sample is checked against its own row, not the task's first).
     const std::vector<float> logits = Direct(f.model, inputs.back());
-    const int64_t top1 = std::max_element(logits.begin(), logits.begin() + 10) - logits.begin();
-    labels.push_back(i % 2 == 0 ? top1 : (top1 + 1) % 10);
-    batch->AddTask(MakeTask({inputs.back()}, sizes[i], &responders[i], labels.back()), absl::Now());
+    std::vector<int64_t> labels;
+    for (int64_t row = 0; row < sizes[i]; ++row) {
+      const auto first = logits.begin() + row * 10;
+      const int64_t top1 = std::max_element(first, first + 10) - first;
+      labels.push_back(i % 2 == 1 && row == 0 ? (top1 + 1) % 10 : top1);
+    }
+    batch->AddTask(MakeTask({inputs.back()}, sizes[i], &responders[i], std::move(labels)),
+                   absl::Now());
   }
   f.executor->ProcessBatch(std::move(batch));
   for (size_t i = 0; i < sizes.size(); ++i) {
@@ -194,8 +199,8 @@ TEST(BatchExecutorTest, GathersAndScattersTasksOfSeveralSamples) {
   ASSERT_EQ(f.sink.requests.size(), 4u);
   EXPECT_EQ(f.sink.requests[1].samples, 3);
   for (size_t i = 0; i < sizes.size(); ++i) {
-    EXPECT_EQ(f.sink.requests[i].label, labels[i]);
-    EXPECT_EQ(f.sink.requests[i].label_correct, i % 2 == 0) << i;
+    EXPECT_EQ(f.sink.requests[i].labelled_samples, sizes[i]) << i;
+    EXPECT_EQ(f.sink.requests[i].correct_samples, sizes[i] - (i % 2 == 1 ? 1 : 0)) << i;
     EXPECT_EQ(f.sink.requests[i].outcome, RequestOutcome::kSuccess);
   }
   ASSERT_EQ(f.sink.batches.size(), 1u);

@@ -8,8 +8,10 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "server/config/model_config.h"
 
@@ -173,21 +175,48 @@ absl::Status CheckFinite(const Tensor& tensor, const TensorSpec& spec) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> DecodeLabel(const ModelInferRequest& request) {
+// The request parameter "label": one class index per sample (DecodedRequest::labels).
+absl::StatusOr<std::vector<int64_t>> DecodeLabels(const ModelInferRequest& request,
+                                                  int64_t samples) {
   auto it = request.parameters().find("label");
-  if (it == request.parameters().end()) return -1;
+  if (it == request.parameters().end()) return std::vector<int64_t>();
   const inference::InferParameter& p = it->second;
-  int64_t label = -1;
-  if (p.parameter_choice_case() == inference::InferParameter::kInt64Param) {
-    label = p.int64_param();
-  } else if (p.parameter_choice_case() == inference::InferParameter::kUint64Param &&
-             p.uint64_param() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-    label = static_cast<int64_t>(p.uint64_param());
-  } else {
-    return Invalid("parameter 'label' must be an int64_param (the class index)");
+  std::vector<int64_t> labels;
+  switch (p.parameter_choice_case()) {
+    case inference::InferParameter::kInt64Param:
+      labels.push_back(p.int64_param());
+      break;
+    case inference::InferParameter::kUint64Param:
+      if (p.uint64_param() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        return Invalid(absl::StrCat("parameter 'label' is ", p.uint64_param(), "; too large"));
+      }
+      labels.push_back(static_cast<int64_t>(p.uint64_param()));
+      break;
+    case inference::InferParameter::kStringParam:
+      for (absl::string_view item : absl::StrSplit(p.string_param(), ',')) {
+        int64_t label = 0;
+        if (!absl::SimpleAtoi(item, &label)) {
+          return Invalid(absl::StrCat("parameter 'label' \"", p.string_param(), "\": '", item,
+                                      "' is not an integer; expected class indices separated by "
+                                      "commas, one per sample, e.g. \"3,1,4\""));
+        }
+        labels.push_back(label);
+      }
+      break;
+    default:
+      return Invalid(
+          "parameter 'label' must be an int64_param (the class index of a one-sample request) "
+          "or a string_param with one class index per sample, e.g. \"3,1,4\"");
   }
-  if (label < 0) return Invalid(absl::StrCat("parameter 'label' is ", label, "; must be >= 0"));
-  return label;
+  for (int64_t label : labels) {
+    if (label < 0) return Invalid(absl::StrCat("parameter 'label' is ", label, "; must be >= 0"));
+  }
+  if (static_cast<int64_t>(labels.size()) != samples) {
+    return Invalid(absl::StrCat("parameter 'label' gives ", labels.size(), " label",
+                                labels.size() == 1 ? "" : "s", " but the request has ", samples,
+                                " samples; send one class index per sample, e.g. \"3,1,4\""));
+  }
+  return labels;
 }
 
 absl::StatusOr<std::vector<int>> DecodeRequestedOutputs(const ModelInferRequest& request,
@@ -328,7 +357,7 @@ absl::StatusOr<DecodedRequest> DecodeInferRequest(const ModelInferRequest& reque
   }
   decoded.samples = signature.batching() ? batch : 1;
   OCTET_ASSIGN_OR_RETURN(decoded.outputs, DecodeRequestedOutputs(request, signature));
-  OCTET_ASSIGN_OR_RETURN(decoded.label, DecodeLabel(request));
+  OCTET_ASSIGN_OR_RETURN(decoded.labels, DecodeLabels(request, decoded.samples));
   return decoded;
 }
 

@@ -9,7 +9,12 @@
 // more elements than the limit, raw bytes that do not match the shape, typed contents in the
 // wrong field, with the wrong count or out of the type's range, raw and typed contents mixed,
 // NaN or Inf where the input does not allow it, unknown or duplicate requested outputs, and a
-// "label" parameter that is not an integer.
+// "label" parameter that is not one non-negative class index per sample.
+//
+// The request parameter "label" carries the ground truth for online accuracy metrics: an
+// int64_param (or uint64_param) for a request of one sample, or a string_param listing one class
+// index per sample, separated by commas ("3,1,4" for a batch of three; "3" for one sample).
+// Its count must equal the request's batch size (1 for models that do not batch).
 //
 //   OCTET_ASSIGN_OR_RETURN(ModelSignature sig, SignatureFromConfig(config, *model));
 //   OCTET_ASSIGN_OR_RETURN(DecodedRequest decoded, DecodeInferRequest(request, sig, limits));
@@ -77,8 +82,9 @@ struct DecodedRequest {
   // Indices into ModelSignature::outputs, in the order the request asked for them (every output
   // when it asked for none).
   std::vector<int> outputs;
-  // The request parameter "label" (ground truth for accuracy metrics), or -1.
-  int64_t label = -1;
+  // The request parameter "label": the ground-truth class of each sample, in batch order
+  // (`samples` entries), or empty when the request carries none.
+  std::vector<int64_t> labels;
 };
 
 absl::StatusOr<DecodedRequest> DecodeInferRequest(const inference::ModelInferRequest& request,

@@ -92,7 +92,7 @@ TEST(TensorCodecTest, DecodesRawContentsInModelOrder) {
   EXPECT_EQ(decoded->inputs[1].dtype(), DataType::kInt64);
   EXPECT_EQ(decoded->inputs[1].data<int64_t>()[5], 7);
   EXPECT_THAT(decoded->outputs, ElementsAre(0, 1));
-  EXPECT_EQ(decoded->label, -1);
+  EXPECT_TRUE(decoded->labels.empty());
 }
 
 TEST(TensorCodecTest, DecodesTypedContentsOfEveryType) {
@@ -121,7 +121,7 @@ TEST(TensorCodecTest, DecodesTypedContentsOfEveryType) {
   EXPECT_EQ(decoded->inputs[2].data<int8_t>()[0], -128);
   EXPECT_EQ(decoded->inputs[3].data<int32_t>()[0], -70000);
   EXPECT_EQ(decoded->inputs[4].data<int64_t>()[0], int64_t{1} << 40);
-  EXPECT_EQ(decoded->label, 3);
+  EXPECT_THAT(decoded->labels, ElementsAre(3));
 }
 
 TEST(TensorCodecTest, RejectsUnknownDuplicateAndMissingInputs) {
@@ -272,17 +272,40 @@ TEST(TensorCodecTest, RequestedOutputsAreCheckedAndKeepTheirOrder) {
   ExpectInvalid(Decode(request, sig), "requested output 'w' is not an output of the model");
 }
 
-TEST(TensorCodecTest, LabelParameterMustBeANonNegativeInteger) {
+TEST(TensorCodecTest, LabelParameterGivesOneNonNegativeClassPerSample) {
   const ModelSignature sig = BatchingSignature();
+  // One sample: an int64, a uint64 or a one-item string.
   ModelInferRequest request = GoodRawRequest(1);
-  (*request.mutable_parameters())["label"].set_string_param("3");
-  ExpectInvalid(Decode(request, sig), "parameter 'label' must be an int64_param");
-  (*request.mutable_parameters())["label"].set_int64_param(-2);
-  ExpectInvalid(Decode(request, sig), "parameter 'label' is -2");
   (*request.mutable_parameters())["label"].set_uint64_param(9);
   absl::StatusOr<DecodedRequest> decoded = DecodeInferRequest(request, sig, CodecLimits{});
-  ASSERT_TRUE(decoded.ok());
-  EXPECT_EQ(decoded->label, 9);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_THAT(decoded->labels, ElementsAre(9));
+  (*request.mutable_parameters())["label"].set_string_param("3");
+  decoded = DecodeInferRequest(request, sig, CodecLimits{});
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_THAT(decoded->labels, ElementsAre(3));
+  (*request.mutable_parameters())["label"].set_int64_param(-2);
+  ExpectInvalid(Decode(request, sig), "parameter 'label' is -2");
+  (*request.mutable_parameters())["label"].set_bool_param(true);
+  ExpectInvalid(Decode(request, sig), "parameter 'label' must be an int64_param");
+
+  // A batch: a string with one label per sample, in batch order.
+  request = GoodRawRequest(3);
+  (*request.mutable_parameters())["label"].set_string_param("3, 1,4");
+  decoded = DecodeInferRequest(request, sig, CodecLimits{});
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_THAT(decoded->labels, ElementsAre(3, 1, 4));
+  (*request.mutable_parameters())["label"].set_string_param("3,1");
+  ExpectInvalid(Decode(request, sig), "gives 2 labels but the request has 3 samples");
+  (*request.mutable_parameters())["label"].set_string_param("3,x,4");
+  ExpectInvalid(Decode(request, sig), "'x' is not an integer");
+  (*request.mutable_parameters())["label"].set_string_param("3,,4");
+  ExpectInvalid(Decode(request, sig), "'' is not an integer");
+  (*request.mutable_parameters())["label"].set_string_param("3,-1,4");
+  ExpectInvalid(Decode(request, sig), "parameter 'label' is -1");
+  // One int64 for a batch is ambiguous (whose label is it?): refused.
+  (*request.mutable_parameters())["label"].set_int64_param(3);
+  ExpectInvalid(Decode(request, sig), "gives 1 label but the request has 3 samples");
 }
 
 TEST(TensorCodecTest, AppendOutputCopiesTheTasksRows) {

@@ -42,10 +42,10 @@ struct RequestEvent {
   absl::Duration queue;    // scheduled -> its batch started (zero when not queued)
   absl::Duration compute;  // its batch's engine time (zero when not run)
   int64_t samples = 0;     // the request's batch dimension
-  // Ground truth the client attached (request parameter "label"), and whether the top-1
-  // prediction matched it; label < 0 when none was attached.
-  int64_t label = -1;
-  bool label_correct = false;
+  // Of the request's samples, how many carried a ground-truth class (request parameter "label":
+  // all of them or none) and how many of those the top-1 prediction matched.
+  int64_t labelled_samples = 0;
+  int64_t correct_samples = 0;
 };
 
 struct BatchEvent {

@@ -118,8 +118,8 @@ PrometheusMetrics::PrometheusMetrics()
                 "version's last calibration.",
                 *registry_),
           Build(prometheus::BuildCounter(), "octet_labelled_requests_total",
-                "Successful requests that carried their ground-truth label, by whether the "
-                "top-1 prediction matched it.",
+                "Samples of successful requests that carried their ground-truth label, by "
+                "whether the top-1 prediction matched it (a request of one sample counts one).",
                 *registry_),
           Build(prometheus::BuildCounter(), "octet_shadow_comparisons_total",
                 "Requests also run on the model's FP32 version, by whether the top-1 classes "
@@ -206,9 +206,11 @@ void PrometheusMetrics::RecordRequest(const RequestEvent& event) {
     series.version->request_duration->Observe(Seconds(event.total));
     series.version->queue_duration->Observe(Seconds(event.queue));
     series.version->compute_duration->Observe(Seconds(event.compute));
-    if (event.label >= 0) {
-      (event.label_correct ? series.precision->labelled_correct : series.precision->labelled_wrong)
-          ->Increment();
+    if (event.labelled_samples > 0) {
+      const int64_t correct = std::clamp<int64_t>(event.correct_samples, 0, event.labelled_samples);
+      series.precision->labelled_correct->Increment(static_cast<double>(correct));
+      series.precision->labelled_wrong->Increment(
+          static_cast<double>(event.labelled_samples - correct));
     }
   });
 }

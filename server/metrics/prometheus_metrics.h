@@ -26,7 +26,8 @@
 //                                                           version's own precision's
 //   octet_calibration_top1_agreement               gauge    ratio, same calibration
 //   octet_layer_quantization_sqnr_db{layer}        gauge    same calibration, per layer
-//   octet_labelled_requests_total{precision,result}  counter  result: correct | wrong
+//   octet_labelled_requests_total{precision,result}  counter  result: correct | wrong; counts
+//                                                  labelled samples (one per sample of a batch)
 //   octet_shadow_comparisons_total{result}         counter  result: agree | disagree
 //   octet_shadow_relative_error                    histogram  ||int8 - fp32|| / ||fp32||
 //   octet_shadow_dropped_total                     counter  shadow runs skipped, queue full

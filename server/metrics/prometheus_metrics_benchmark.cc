@@ -18,8 +18,8 @@ RequestEvent SuccessfulRequest(const ModelKey& key) {
   event.queue = absl::Microseconds(300);
   event.compute = absl::Microseconds(500);
   event.samples = 4;
-  event.label = 3;
-  event.label_correct = true;
+  event.labelled_samples = 4;
+  event.correct_samples = 4;
   return event;
 }
 

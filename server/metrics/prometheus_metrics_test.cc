@@ -200,18 +200,25 @@ TEST(PrometheusMetricsTest, CountsSamplesAndBatchesByPrecisionAndBatchSizes) {
   EXPECT_EQ(Value(text, R"(octet_batch_size_bucket{model="resnet8",version="1",le="4"})"), 1);
 }
 
-TEST(PrometheusMetricsTest, CountsLabelledSuccessfulRequestsByResult) {
+TEST(PrometheusMetricsTest, CountsLabelledSamplesOfSuccessfulRequestsByResult) {
   PrometheusMetrics metrics;
-  RequestEvent correct = Request(kInt8, RequestOutcome::kSuccess, absl::Milliseconds(1));
-  correct.label = 3;
-  correct.label_correct = true;
-  RequestEvent wrong = correct;
-  wrong.label_correct = false;
-  RequestEvent unlabelled = correct;
-  unlabelled.label = -1;
-  RequestEvent failed = correct;
+  RequestEvent one_correct = Request(kInt8, RequestOutcome::kSuccess, absl::Milliseconds(1));
+  one_correct.samples = 1;
+  one_correct.labelled_samples = 1;
+  one_correct.correct_samples = 1;
+  RequestEvent one_wrong = one_correct;
+  one_wrong.correct_samples = 0;
+  RequestEvent batch = one_correct;  // 4 samples, 3 right
+  batch.samples = 4;
+  batch.labelled_samples = 4;
+  batch.correct_samples = 3;
+  RequestEvent unlabelled = one_correct;
+  unlabelled.labelled_samples = 0;
+  unlabelled.correct_samples = 0;
+  RequestEvent failed = batch;
   failed.outcome = RequestOutcome::kError;
-  for (const RequestEvent* event : {&correct, &correct, &correct, &wrong, &unlabelled, &failed}) {
+  for (const RequestEvent* event :
+       {&one_correct, &one_correct, &one_wrong, &batch, &unlabelled, &failed}) {
     metrics.RecordRequest(*event);
   }
 
@@ -225,12 +232,12 @@ TEST(PrometheusMetricsTest, CountsLabelledSuccessfulRequestsByResult) {
       Value(
           text,
           R"(octet_labelled_requests_total{model="resnet8",precision="int8",result="correct",version="2"})"),
-      3);
+      2 + 3);
   EXPECT_EQ(
       Value(
           text,
           R"(octet_labelled_requests_total{model="resnet8",precision="int8",result="wrong",version="2"})"),
-      1);
+      1 + 1);
 }
 
 TEST(PrometheusMetricsTest, SetsTheVersionGauges) {
@@ -320,7 +327,7 @@ TEST(PrometheusMetricsTest, ForgetModelRemovesEverySeriesOfTheVersionAndNoOther)
   PrometheusMetrics metrics;
   for (const ModelKey& key : {kFp32, kInt8}) {
     RequestEvent request = Request(key, RequestOutcome::kSuccess, absl::Milliseconds(1));
-    request.label = 1;
+    request.labelled_samples = 1;
     metrics.RecordRequest(request);
     metrics.RecordBatch({key, 1, 1, absl::Milliseconds(1)});
     metrics.SetPendingRequests(key, 1);

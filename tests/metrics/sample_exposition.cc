@@ -31,8 +31,8 @@ void RecordOneOfEach(PrometheusMetrics& metrics) {
     request.queue = absl::Microseconds(300);
     request.compute = absl::Microseconds(500);
     request.samples = 4;
-    request.label = 7;
-    request.label_correct = true;
+    request.labelled_samples = 4;
+    request.correct_samples = 3;
     metrics.RecordRequest(request);
     request.outcome = RequestOutcome::kTimeout;
     metrics.RecordRequest(request);
