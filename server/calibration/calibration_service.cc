@@ -74,7 +74,7 @@ class CalibrateReactor final
   void OnCancel() override { cancelled_ = true; }
 
   void OnDone() override {
-    if (reserved_) service_->Release(model_);
+    ReleaseReservation();  // a call that never reached FinishWith()
     delete this;
   }
 
@@ -124,7 +124,10 @@ class CalibrateReactor final
       return absl::AbortedError(absl::StrCat("a calibration of '", spec.model_name(),
                                              "' is already running (or the server is stopping)"));
     }
-    reserved_ = true;
+    {
+      absl::MutexLock lock(&mu_);
+      reserved_ = true;
+    }
     model_ = spec.model_name();
     source_version_ = source->version();
     input_ = model->inputs()[0];
@@ -257,9 +260,21 @@ class CalibrateReactor final
     if (start != nullptr) StartWrite(start);
   }
 
+  // Gives the model back for the next calibration; idempotent.
+  void ReleaseReservation() {
+    absl::MutexLock lock(&mu_);
+    if (!reserved_) return;
+    reserved_ = false;
+    service_->Release(model_);
+  }
+
   // Finishes once the queued writes are out. Nothing may touch `this` afterwards.
   void FinishWith(const absl::Status& status) {
     const grpc::Status grpc_status = ToGrpcStatus(status);
+    // Before the client can see the outcome: a client that starts the next calibration of the
+    // model as soon as this one ends must not find it still reserved (OnDone runs only after the
+    // client has the status).
+    ReleaseReservation();
     {
       absl::MutexLock lock(&mu_);
       if (finish_) return;
@@ -282,7 +297,6 @@ class CalibrateReactor final
 
   // Read side (gRPC reads are sequential), then handed to the worker.
   bool have_spec_ = false;
-  bool reserved_ = false;
   v1::CalibrationSpec spec_;
   std::string model_;
   int64_t source_version_ = 0;
@@ -294,6 +308,8 @@ class CalibrateReactor final
   std::deque<v1::CalibrateResponse> writes_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);
+  // Whether this call holds the model's calibration slot (CalibrationService::Reserve).
+  bool reserved_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace
