@@ -62,9 +62,9 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(OctetServerOptio
   }
   if (options.clock == nullptr) return absl::InvalidArgumentError("the clock must not be null");
   if (options.max_message_bytes < 1 || options.max_tensor_elements < 1 ||
-      options.max_queue_size < 1 || options.threads < 0) {
+      options.max_queue_size < 1 || options.threads < 0 || options.shadow_queue_size < 1) {
     return absl::InvalidArgumentError(
-        "message and tensor limits and the queue size must be positive; threads >= 0");
+        "message and tensor limits and the queue sizes must be positive; threads >= 0");
   }
   if (!options.log) {
     options.log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
@@ -75,6 +75,16 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(OctetServerOptio
   MetricsSink* metrics = o.metrics != nullptr ? o.metrics : &server->noop_metrics_;
   OCTET_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials, MakeCredentials(o));
 
+  // Shadow runs compare with the model's highest serving FP32 version; they only start once
+  // requests are served, after the repository below exists.
+  ShadowRunner::Options shadow_options;
+  shadow_options.metrics = metrics;
+  shadow_options.queue_capacity = o.shadow_queue_size;
+  shadow_options.reference = [s = server.get()](const std::string& model) {
+    return s->repository_->Fp32Reference(model);
+  };
+  OCTET_ASSIGN_OR_RETURN(server->shadow_, ShadowRunner::Create(std::move(shadow_options)));
+
   ModelRepositoryOptions repository_options;
   repository_options.root = o.model_repository;
   repository_options.defaults.max_queue_size = o.max_queue_size;
@@ -84,6 +94,7 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(OctetServerOptio
   repository_options.metrics = metrics;
   repository_options.clock = o.clock;
   repository_options.log = o.log;
+  repository_options.shadow = server->shadow_.get();
   OCTET_ASSIGN_OR_RETURN(server->repository_, ModelRepository::Create(repository_options));
   // A model that fails is reported (log, RepositoryIndex) and the others serve.
   if (absl::Status loaded = server->repository_->LoadAll(); !loaded.ok()) {
@@ -154,6 +165,8 @@ void OctetServer::Shutdown() {
   if (calibration_ != nullptr) calibration_->Shutdown();
   // Answers every request still queued: each finishes its RPC.
   if (repository_ != nullptr) repository_->Shutdown();
+  // No servable submits any more; comparisons still queued are dropped.
+  if (shadow_ != nullptr) shadow_->Shutdown();
   if (server_ != nullptr) {
     // Every accepted unary call has its answer now; this waits for them to be sent and cancels
     // only calls kept open past the grace period (streams the client did not close).

@@ -2,8 +2,8 @@
 // (every model loaded at start; one that fails is reported and the others serve), the gRPC
 // server with inference.GRPCInferenceService, octet.v1.Calibration, grpc.health.v1 and server
 // reflection, TLS or mTLS,
-// the admin token for control RPCs, message and tensor size limits, and the MetricsSink every
-// module reports to.
+// the admin token for control RPCs, message and tensor size limits, the ShadowRunner that reruns
+// sampled INT8 answers on FP32 (server/shadow), and the MetricsSink every module reports to.
 //
 //   OctetServerOptions options;
 //   options.model_repository = "examples/models";
@@ -39,6 +39,7 @@
 #include "server/grpc/inference_service.h"
 #include "server/metrics/metrics_sink.h"
 #include "server/repository/model_repository.h"
+#include "server/shadow/shadow_runner.h"
 
 namespace octet::server {
 
@@ -47,7 +48,8 @@ struct OctetServerOptions {
   std::string model_repository;
   // host:port for gRPC; port 0 picks a free one (see OctetServer::port()).
   std::string grpc_address = "0.0.0.0:8001";
-  // host:port for Prometheus' /metrics; served by the metrics module, not by OctetServer.
+  // host:port for Prometheus' /metrics; served by the metrics module, not by OctetServer
+  // (main.cc). Empty: metrics off.
   std::string metrics_address = "0.0.0.0:8002";
 
   // TLS: a PEM certificate chain and private key; both or neither. With `tls_client_ca_file`
@@ -75,6 +77,10 @@ struct OctetServerOptions {
   std::string dataset_root;
   // OpenMP threads of a running calibration (it shares the cores with serving).
   int calibration_threads = 1;
+
+  // Shadow comparisons (a config's shadow_fraction): answers of INT8 and mixed versions that
+  // may wait for their FP32 rerun; past it they are dropped (octet_shadow_dropped_total).
+  int shadow_queue_size = 64;
 
   // How long Shutdown() lets calls still open after the drain (streams the client keeps open)
   // run before cancelling them.
@@ -116,6 +122,8 @@ class OctetServer {
   OctetServerOptions options_;
   NoopMetricsSink noop_metrics_;
   std::unique_ptr<AdminAuthorizer> admin_;
+  // Before the repository, whose servables submit to it: destroyed after them.
+  std::unique_ptr<ShadowRunner> shadow_;
   std::unique_ptr<ModelRepository> repository_;
   std::unique_ptr<InferenceService> service_;
   std::unique_ptr<CalibrationService> calibration_;

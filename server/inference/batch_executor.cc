@@ -43,6 +43,17 @@ int64_t CountCorrect(const std::vector<int64_t>& labels, const Tensor& output, i
   return correct;
 }
 
+// Rows [first_row, first_row + rows) of `value` as a tensor of their own.
+Tensor CopyRows(const Tensor& value, int64_t first_row, int64_t rows) {
+  Shape shape = value.shape();
+  const int64_t row_bytes = static_cast<int64_t>(value.byte_size()) / shape[0];
+  shape[0] = rows;
+  Tensor copy(value.dtype(), shape);
+  std::memcpy(copy.raw_data(), static_cast<const char*>(value.raw_data()) + first_row * row_bytes,
+              static_cast<size_t>(rows * row_bytes));
+  return copy;
+}
+
 }  // namespace
 
 RequestOutcome OutcomeOf(const absl::Status& status) {
@@ -65,7 +76,9 @@ RequestOutcome OutcomeOf(const absl::Status& status) {
   }
 }
 
-BatchExecutor::BatchExecutor(Options options) : options_(std::move(options)) {}
+BatchExecutor::BatchExecutor(Options options)
+    : options_(std::move(options)),
+      shadow_sampler_(options_.shadow != nullptr ? options_.shadow_fraction : 0.0) {}
 
 absl::StatusOr<std::unique_ptr<BatchExecutor>> BatchExecutor::Create(Options options) {
   if (options.model == nullptr) return absl::InvalidArgumentError("BatchExecutor: no model");
@@ -223,6 +236,7 @@ void BatchExecutor::RunGroup(std::vector<Queued> group) {
   // Scatter: each task's rows of each output it asked for.
   std::vector<absl::Status> results;
   std::vector<int64_t> correct;
+  std::vector<int64_t> first_rows;
   int64_t row = 0;
   for (Queued& q : group) {
     const DecodedRequest& request = q.task->request();
@@ -234,10 +248,11 @@ void BatchExecutor::RunGroup(std::vector<Queued> group) {
                             sig.batching(), response);
       if (!status.ok()) break;
     }
-    correct.push_back(sig.outputs.empty() ? 0
-                                          : CountCorrect(request.labels,
-                                                         (*outputs)[sig.outputs[0].model_index],
-                                                         row, sig.batching()));
+    correct.push_back(sig.outputs.empty()
+                          ? 0
+                          : CountCorrect(request.labels, (*outputs)[sig.outputs[0].model_index],
+                                         row, sig.batching()));
+    first_rows.push_back(row);
     results.push_back(std::move(status));
     row += request.samples;
   }
@@ -245,6 +260,28 @@ void BatchExecutor::RunGroup(std::vector<Queued> group) {
   options_.stats->BatchExecuted(samples, static_cast<int64_t>(group.size()), times);
   for (size_t i = 0; i < group.size(); ++i) {
     Answer(*group[i].task, results[i], group[i].queue_time, times, true, correct[i]);
+  }
+  if (shadow_sampler_.fraction() > 0) OfferShadows(group, results, first_rows, *outputs);
+}
+
+void BatchExecutor::OfferShadows(std::vector<Queued>& group,
+                                 const std::vector<absl::Status>& results,
+                                 const std::vector<int64_t>& first_rows,
+                                 const std::vector<Tensor>& outputs) {
+  const ModelSignature& sig = options_.signature;
+  if (sig.outputs.empty() || sig.outputs[0].dtype != DataType::kFloat32) return;
+  const int output_index = sig.outputs[0].model_index;
+  const Tensor& output = outputs[static_cast<size_t>(output_index)];
+  for (size_t i = 0; i < group.size(); ++i) {
+    if (!results[i].ok() || !shadow_sampler_.Sample()) continue;
+    DecodedRequest request = group[i].task->TakeRequest();
+    ShadowJob job;
+    job.key = options_.stats->key();
+    job.inputs = std::move(request.inputs);
+    job.output_index = output_index;
+    job.batching = sig.batching();
+    job.output = sig.batching() ? CopyRows(output, first_rows[i], request.samples) : output;
+    options_.shadow->Submit(std::move(job));
   }
 }
 

@@ -25,7 +25,13 @@
 // answer's RequestEvent counts its labelled samples and those whose top-1 (of the first output)
 // matched.
 //
-// Ownership: the model is shared; `stats` and `clock` are borrowed and must outlive this.
+// Shadowing (INT8 and mixed versions): with a ShadowRunner and a shadow fraction, that share of
+// successful requests (ShadowSampler) is handed to the runner after every request of the run has
+// been answered: the task's inputs are moved, its rows of the first output copied, and Submit()
+// never blocks, so no client waits for it.
+//
+// Ownership: the model is shared; `stats`, `clock` and `shadow` are borrowed and must outlive
+// this.
 // Thread-safe: ProcessBatch, DropTask, Reject and RecordInvalid may run on several threads.
 #ifndef OCTET_SERVER_INFERENCE_BATCH_EXECUTOR_H_
 #define OCTET_SERVER_INFERENCE_BATCH_EXECUTOR_H_
@@ -46,6 +52,7 @@
 #include "server/inference/model_version_stats.h"
 #include "server/inference/tensor_codec.h"
 #include "server/metrics/metrics_sink.h"
+#include "server/shadow/shadow_runner.h"
 
 namespace octet::server {
 
@@ -63,6 +70,9 @@ class BatchExecutor {
     int threads = 1;
     ModelVersionStats* stats = nullptr;
     batching::Clock* clock = batching::Clock::Real();
+    // Where sampled answers are compared with FP32 (null: nowhere), and the share sampled.
+    ShadowRunner* shadow = nullptr;
+    double shadow_fraction = 0;
   };
 
   static absl::StatusOr<std::unique_ptr<BatchExecutor>> Create(Options options);
@@ -96,12 +106,19 @@ class BatchExecutor {
   // Records and sends one answer; `correct_samples` of its labelled samples were predicted right.
   void Answer(InferTask& task, const absl::Status& status, absl::Duration queue_time,
               const ComputeTimes& times, bool was_queued, int64_t correct_samples);
+  // Hands the sampled successful tasks of an answered group to the shadow runner.
+  // `first_rows[i]`: where task i's rows start in `outputs`.
+  void OfferShadows(std::vector<Queued>& group, const std::vector<absl::Status>& results,
+                    const std::vector<int64_t>& first_rows, const std::vector<Tensor>& outputs);
 
   std::unique_ptr<Session> AcquireSession();
   void ReleaseSession(std::unique_ptr<Session> session);
 
   // Constant after construction.
   const Options options_;
+
+  // Which successful requests are shadowed (thread-safe).
+  ShadowSampler shadow_sampler_;
 
   absl::Mutex mu_;
   // Sessions not in use; a batch thread takes one per run. There are as many as batch threads.

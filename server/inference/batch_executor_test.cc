@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "server/batching/batch_scheduler.h"
 #include "server/config/model_config.h"
+#include "server/metrics/recording_metrics_sink.h"
 
 namespace octet::server {
 namespace {
@@ -112,7 +113,8 @@ struct Fixture {
 
 // Loads `model` behind `config_text` (a config.pbtxt) with `instances` sessions.
 void Build(Fixture* f, std::shared_ptr<const Model> model, const std::string& config_text,
-           int instances = 1, batching::Clock* clock = batching::Clock::Real()) {
+           int instances = 1, batching::Clock* clock = batching::Clock::Real(),
+           ShadowRunner* shadow = nullptr, double shadow_fraction = 0) {
   f->model = std::move(model);
   auto config = ParseModelConfig(config_text, "test");
   ASSERT_TRUE(config.ok()) << config.status();
@@ -133,6 +135,8 @@ void Build(Fixture* f, std::shared_ptr<const Model> model, const std::string& co
   options.threads = 1;
   options.stats = f->stats.get();
   options.clock = clock;
+  options.shadow = shadow;
+  options.shadow_fraction = shadow_fraction;
   auto executor = BatchExecutor::Create(options);
   ASSERT_TRUE(executor.ok()) << executor.status();
   f->executor = std::move(*executor);
@@ -206,6 +210,45 @@ TEST(BatchExecutorTest, GathersAndScattersTasksOfSeveralSamples) {
   ASSERT_EQ(f.sink.batches.size(), 1u);
   EXPECT_EQ(f.sink.batches[0].samples, 11);
   EXPECT_EQ(f.sink.batches[0].requests, 4);
+}
+
+TEST(BatchExecutorTest, SampledAnswersGoToTheShadowRunnerAfterTheyAreAnswered) {
+  RecordingMetricsSink shadow_sink;
+  std::shared_ptr<const Model> model = LoadLenet();
+  ShadowRunner::Options shadow_options;
+  shadow_options.metrics = &shadow_sink;
+  // The reference waits until every task has been answered: shadow work never holds a client.
+  std::vector<Answer> responders(4);
+  shadow_options.reference =
+      [&](const std::string&) -> absl::StatusOr<std::shared_ptr<const Model>> {
+    for (Answer& r : responders) EXPECT_TRUE(r.done.HasBeenNotified());
+    return model;
+  };
+  auto shadow = ShadowRunner::Create(shadow_options);
+  ASSERT_TRUE(shadow.ok());
+  Fixture f;
+  // Half of the successful requests: the 2nd and the 4th.
+  Build(&f, model, "max_batch_size: 16 dynamic_batching { }", 1, batching::Clock::Real(),
+        shadow->get(), 0.5);
+  const std::vector<int64_t> sizes = {1, 3, 2, 5};
+  auto batch = std::make_unique<batching::Batch<InferTask>>(absl::Now());
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    batch->AddTask(MakeTask({RandomTensor(DataType::kFloat32, {sizes[i], 1, 28, 28}, 40 + i)},
+                            sizes[i], &responders[i]),
+                   absl::Now());
+  }
+  f.executor->ProcessBatch(std::move(batch));
+  (*shadow)->WaitUntilIdle();
+  EXPECT_EQ((*shadow)->compared(), 2);
+  // One comparison per sample of tasks 1 and 3; the same FP32 model answered both ways (the
+  // batch padded to 16 rows, the shadow run at the task's own size).
+  const std::vector<ShadowEvent> events = shadow_sink.Shadows();
+  ASSERT_EQ(events.size(), 3u + 5u);
+  for (const ShadowEvent& e : events) {
+    EXPECT_TRUE(e.agree);
+    EXPECT_LT(e.relative_error, 1e-4);
+    EXPECT_EQ(e.key.model, "m");
+  }
 }
 
 TEST(BatchExecutorTest, ModelWithoutBatchDimensionRunsEachRequestWithItsFullShape) {

@@ -64,12 +64,16 @@ class InferTask {
   InferResponder& responder() { return *responder_; }
   absl::Time received() const { return received_; }
 
+  // Moves the request's data out of a task that has been answered (its inputs go to a shadow
+  // run without a copy); request() holds nothing afterwards.
+  DecodedRequest TakeRequest() { return std::move(request_); }
+
   // Takes the responder back from a task that was never queued (to offer the request to another
   // model version); the task must not be used afterwards.
   std::unique_ptr<InferResponder> ReleaseResponder() { return std::move(responder_); }
 
  private:
-  const DecodedRequest request_;
+  DecodedRequest request_;
   std::unique_ptr<InferResponder> responder_;
   const absl::Time received_;
   const absl::Time deadline_;

@@ -127,6 +127,7 @@ absl::Status ModelRepository::LoadLocked(const std::string& model) {
     servable_options.defaults = options_.defaults;
     servable_options.metrics = options_.metrics;
     servable_options.clock = options_.clock;
+    servable_options.shadow = options_.shadow;
     absl::StatusOr<std::shared_ptr<Servable>> servable = Servable::Load(servable_options);
     if (servable.ok()) {
       next[version] = *std::move(servable);
@@ -258,6 +259,20 @@ absl::StatusOr<std::vector<int64_t>> ModelRepository::ServingVersions(
   std::vector<int64_t> versions;
   for (const auto& [v, servable] : CurrentVersions(model)) versions.push_back(v);
   return versions;
+}
+
+absl::StatusOr<std::shared_ptr<const Model>> ModelRepository::Fp32Reference(
+    const std::string& model) const {
+  // Only the engine model leaves the lock, never a Servable reference: the caller (the shadow
+  // runner's thread) must not end up owning, and so shutting down, a retired version.
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = models_.find(model);
+  if (it != models_.end()) {
+    for (auto v = it->second.versions.rbegin(); v != it->second.versions.rend(); ++v) {
+      if (v->second->precision() == "fp32") return v->second->model();
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("model '", model, "' serves no FP32 version"));
 }
 
 std::vector<ModelRepository::IndexEntry> ModelRepository::Index(bool ready_only) const {

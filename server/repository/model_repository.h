@@ -48,6 +48,9 @@ struct ModelRepositoryOptions {
   ConfigDefaults defaults;
   MetricsSink* metrics = nullptr;                    // not owned; never null
   batching::Clock* clock = batching::Clock::Real();  // not owned; never null
+  // Where INT8 and mixed versions send the share of answers their config's shadow_fraction
+  // asks to compare with FP32 (not owned; must outlive the repository). Null: no shadowing.
+  ShadowRunner* shadow = nullptr;
   // Where load and unload outcomes are reported, one line each; empty: standard error.
   std::function<void(const std::string&)> log;
 };
@@ -94,6 +97,9 @@ class ModelRepository {
                                                  const std::string& version) const;
   // Serving versions of a model, ascending (as Find()'s errors for the model itself).
   absl::StatusOr<std::vector<int64_t>> ServingVersions(const std::string& model) const;
+  // The engine model of the highest serving FP32 version of `model`: the reference shadow runs
+  // compare INT8 answers with. NOT_FOUND when it serves none.
+  absl::StatusOr<std::shared_ptr<const Model>> Fp32Reference(const std::string& model) const;
   // Every model on disk or known, one entry per serving or failed version, or one per model
   // when it has none; `ready_only` keeps READY entries.
   std::vector<IndexEntry> Index(bool ready_only) const;

@@ -145,6 +145,10 @@ absl::StatusOr<std::shared_ptr<Servable>> Servable::Load(const ServableOptions& 
   executor_options.threads = full.optimization().threads();
   executor_options.stats = servable->stats_.get();
   executor_options.clock = options.clock;
+  if (precision != "fp32") {
+    executor_options.shadow = options.shadow;
+    executor_options.shadow_fraction = full.shadow_fraction();
+  }
   absl::StatusOr<std::unique_ptr<BatchExecutor>> executor = BatchExecutor::Create(executor_options);
   if (!executor.ok()) return Annotate(executor.status(), where);
   servable->executor_ = *std::move(executor);

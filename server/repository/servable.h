@@ -42,6 +42,7 @@
 #include "server/inference/model_version_stats.h"
 #include "server/inference/tensor_codec.h"
 #include "server/metrics/metrics_sink.h"
+#include "server/shadow/shadow_runner.h"
 
 namespace octet::server {
 
@@ -56,6 +57,9 @@ struct ServableOptions {
   ConfigDefaults defaults;
   MetricsSink* metrics = nullptr;                    // not owned; never null
   batching::Clock* clock = batching::Clock::Real();  // not owned; never null
+  // INT8 and mixed versions hand config.shadow_fraction of their successful answers to it
+  // (batch_executor.h). Not owned; null: no shadowing.
+  ShadowRunner* shadow = nullptr;
 };
 
 class Servable {
@@ -76,6 +80,8 @@ class Servable {
   // The completed config (every default filled in).
   const v1::ModelConfig& config() const { return config_; }
   const ModelSignature& signature() const { return signature_; }
+  // The engine model it runs (shared: it may outlive the Servable).
+  const std::shared_ptr<const Model>& model() const { return model_; }
 
   // When a request received at `received` with the client's deadline `client_deadline`
   // (absl::InfiniteFuture() for none) stops being worth running: the earlier of that and the
