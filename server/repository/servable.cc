@@ -40,8 +40,10 @@ absl::StatusOr<PrecisionPlan> PlanFromReport(const std::string& path, const Grap
   }
   PrecisionPlan plan;
   for (const auto& [node, precision] : report.plan()) {
+    // C++17 lambdas cannot capture a structured binding (clang refuses; gcc allows it).
+    const std::string& node_name = node;
     const bool known = std::any_of(graph.nodes().begin(), graph.nodes().end(),
-                                   [&](const Node& n) { return n.name == node; });
+                                   [&](const Node& n) { return n.name == node_name; });
     if (!known) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": the plan names node '", node, "', which the model does not have"));
