@@ -12,7 +12,8 @@
 #       concurrent clients; goal >= 3x;
 #   (c) p50 and p99 latency at concurrency 1 against the engine's own batch-1 latency with as
 #       many threads as the server's instance; goal: at most 150 us above it;
-#   and variants: max_queue_delay 500 us against 0, and 2 instances against 1.
+#   and variants: max_queue_delay 500 us against 0, 2 instances against 1, and every batch size
+#   compiled (batch_size_buckets 1..64) against the default power-of-two buckets.
 #
 # The server, the load generator and the engine share this machine: with --threads 1 the
 # instance's OpenMP team has one core and gRPC plus `octet perf` share the other(s).
@@ -74,14 +75,14 @@ trap cleanup EXIT
 
 # --- The model repository: one model directory per configuration, the same ONNX file. ---
 repo=$tmp/repo
-add_model() {  # NAME MAX_BATCH QUEUE_DELAY_US INSTANCES
+add_model() {  # NAME MAX_BATCH QUEUE_DELAY_US INSTANCES [BATCH_SIZE_BUCKETS]
   mkdir -p "$repo/$1/1"
-  ln -s "$model_file" "$repo/$1/1/model.onnx"
+  cp "$model_file" "$repo/$1/1/model.onnx"  # a copy: the server follows no link out of its repository
   cat >"$repo/$1/config.pbtxt" <<EOF
 max_batch_size: $2
 dynamic_batching { max_queue_delay_microseconds: $3 max_queue_size: 4096 }
 instance_group [ { count: $4 kind: KIND_CPU } ]
-optimization { precision: PRECISION_FP32 threads: $threads }
+optimization { precision: PRECISION_FP32 threads: $threads ${5:+batch_size_buckets: [ $5 ]} }
 EOF
 }
 add_model resnet8 64 0 1
@@ -89,6 +90,8 @@ add_model resnet8-b1 1 0 1
 if ((variants)); then
   add_model resnet8-delay500 64 500 1
   add_model resnet8-x2 64 0 2
+  # Every batch size compiled: no padding up to a power of two.
+  add_model resnet8-exact 64 0 1 "$(seq -s, 1 64)"
 fi
 
 log "starting octet-server"
@@ -166,6 +169,7 @@ if ((variants)); then
   perf_step delay500-c32 resnet8-delay500 32
   perf_step delay500-c1 resnet8-delay500 1
   perf_step x2-c32 resnet8-x2 32
+  for c in "${levels[@]}"; do perf_step "exact-c$c" resnet8-exact "$c"; done
 fi
 echo "$(loadavg)" >"$tmp/load-end"
 
