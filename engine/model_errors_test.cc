@@ -120,6 +120,19 @@ TEST(ModelErrorsTest, TensorsTooLargeToAllocateAreRefusedNamingTheNode) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("huge_pad"));
 }
 
+// Found by fuzz/onnx_import_fuzzer: the product of a Reshape's target dims overflowed int64
+// (undefined behaviour) before being compared with the input's element count.
+TEST(ModelErrorsTest, ReshapeTargetWhoseElementCountOverflowsIsRefused) {
+  OnnxModelBuilder m;
+  m.Input("x", {-1, 6});
+  m.Int64Initializer("shape", {-1, int64_t{1} << 62, 3});
+  m.Node("Reshape", {"x", "shape"}, {"y"}, "huge_reshape");
+  m.Output("y");
+  absl::Status s = LoadStatus(m.Serialize());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("huge_reshape"), HasSubstr("too many")));
+}
+
 TEST(ModelErrorsTest, BatchTooLargeToAllocateIsAnErrorAtRun) {
   // 6.4 GB per sample is allowed (the plan is never built for batch 1 here); three are not.
   OnnxModelBuilder m;

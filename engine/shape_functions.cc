@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
@@ -79,6 +80,12 @@ absl::StatusOr<Shape> ReshapeTarget(const Shape& input, const std::vector<int64_
       d = input[i];
     }
     if (d < 0) return absl::InvalidArgumentError(absl::StrCat("invalid dimension ", d));
+    // A target whose product overflows cannot match the input's (representable) element count.
+    if (d != 0 && known > std::numeric_limits<int64_t>::max() / d) {
+      return absl::InvalidArgumentError(absl::StrCat("cannot reshape ", ShapeToString(input),
+                                                     " to [", absl::StrJoin(target, ","),
+                                                     "]: too many elements"));
+    }
     out[i] = d;
     known *= d;
   }
