@@ -329,6 +329,10 @@ grpc::ServerUnaryReactor* CalibrationService::GetCalibrationReport(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   absl::Status status = [&]() -> absl::Status {
     OCTET_RETURN_IF_ERROR(CheckModelName(request->model_name()));
+    // Reports are read only from inside the repository, as model files are.
+    OCTET_RETURN_IF_ERROR(CheckInsideRepository(
+        options_.repository->root(),
+        absl::StrCat(options_.repository->root(), "/", request->model_name())));
     int64_t version = 0;
     if (request->version().empty()) {
       // The newest calibrated version present on disk.
@@ -336,9 +340,10 @@ grpc::ServerUnaryReactor* CalibrationService::GetCalibrationReport(
           std::vector<int64_t> versions,
           ListVersions(absl::StrCat(options_.repository->root(), "/", request->model_name())));
       for (int64_t v : versions) {
-        if (ReadCalibrationReport(
-                absl::StrCat(options_.repository->root(), "/", request->model_name(), "/", v))
-                .ok()) {
+        const std::string dir =
+            absl::StrCat(options_.repository->root(), "/", request->model_name(), "/", v);
+        if (CheckVersionInsideRepository(options_.repository->root(), dir).ok() &&
+            ReadCalibrationReport(dir).ok()) {
           version = v;
         }
       }
@@ -350,9 +355,10 @@ grpc::ServerUnaryReactor* CalibrationService::GetCalibrationReport(
       return absl::InvalidArgumentError(
           absl::StrCat("version '", request->version(), "' is not a positive integer"));
     }
-    OCTET_ASSIGN_OR_RETURN(
-        *report, ReadCalibrationReport(absl::StrCat(options_.repository->root(), "/",
-                                                    request->model_name(), "/", version)));
+    const std::string version_dir =
+        absl::StrCat(options_.repository->root(), "/", request->model_name(), "/", version);
+    OCTET_RETURN_IF_ERROR(CheckVersionInsideRepository(options_.repository->root(), version_dir));
+    OCTET_ASSIGN_OR_RETURN(*report, ReadCalibrationReport(version_dir));
     return absl::OkStatus();
   }();
   reactor->Finish(ToGrpcStatus(status));

@@ -92,6 +92,9 @@ absl::Status ModelRepository::LoadLocked(const std::string& model) {
   };
 
   const std::string config_path = absl::StrCat(dir, "/", kModelConfigFileName);
+  if (absl::Status inside = CheckInsideRepository(options_.root, config_path); !inside.ok()) {
+    return fail(inside);  // the model directory or its config is a link out of the repository
+  }
   absl::StatusOr<v1::ModelConfig> config = ReadModelConfig(config_path);
   if (!config.ok()) return fail(config.status());
   if (absl::Status s = ValidateModelConfig(*config, model, config_path); !s.ok()) return fail(s);
@@ -113,6 +116,13 @@ absl::Status ModelRepository::LoadLocked(const std::string& model) {
   for (int64_t version : selection.versions) {
     const std::string version_dir = absl::StrCat(dir, "/", version);
     auto previous = old.find(version);
+    if (absl::Status inside = CheckVersionInsideRepository(options_.root, version_dir);
+        !inside.ok()) {
+      failed[version] = std::string(inside.message());
+      errors.push_back(inside);
+      if (previous != old.end()) next[version] = previous->second;
+      continue;
+    }
     if (previous != old.end() &&
         previous->second->fingerprint() == VersionFingerprint(version_dir, *config)) {
       next[version] = previous->second;

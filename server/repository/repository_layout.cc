@@ -87,6 +87,40 @@ absl::Status CheckModelName(const std::string& name) {
   return absl::OkStatus();
 }
 
+absl::Status CheckInsideRepository(const std::string& root, const std::string& path) {
+  std::error_code error;
+  const fs::path real_root = fs::canonical(root, error);
+  if (error) {
+    return absl::NotFoundError(
+        absl::StrCat("model repository '", root, "' cannot be resolved: ", error.message()));
+  }
+  const fs::path real = fs::weakly_canonical(path, error);
+  if (error) {
+    return absl::NotFoundError(absl::StrCat("'", path, "' cannot be resolved: ", error.message()));
+  }
+  // Inside means the root itself or below it, compared by whole path components.
+  auto r = real_root.begin(), p = real.begin();
+  for (; r != real_root.end(); ++r, ++p) {
+    if (p == real.end() || *p != *r) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("'", path, "' leads outside the model repository (to '", real.string(),
+                       "'): symbolic links out of the repository are not followed"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckVersionInsideRepository(const std::string& root, const std::string& version_dir) {
+  if (absl::Status status = CheckInsideRepository(root, version_dir); !status.ok()) return status;
+  for (const char* file : {kModelFileName, kCalibrationTableFileName, kCalibrationReportFileName}) {
+    if (absl::Status status = CheckInsideRepository(root, absl::StrCat(version_dir, "/", file));
+        !status.ok()) {
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
 VersionSelection SelectVersions(const v1::ModelVersionPolicy& policy,
                                 const std::vector<int64_t>& available) {
   VersionSelection selection;

@@ -39,6 +39,16 @@ absl::StatusOr<std::vector<int64_t>> ListVersions(const std::string& model_dir);
 // not "." or ".."): what a Load request may name.
 absl::Status CheckModelName(const std::string& name);
 
+// PERMISSION_DENIED unless `path`, with every symbolic link in it resolved, lies inside the
+// repository `root` (also resolved). Links that stay inside the repository are fine, as in
+// Triton; a link that leads out of it (a model directory, config, version directory or file
+// pointing elsewhere) is refused, so that the server reads only where the operator put models.
+// `path` need not exist (a missing file has nothing to read). Checked when a model loads; a link
+// changed afterwards is not noticed until the next load.
+absl::Status CheckInsideRepository(const std::string& root, const std::string& path);
+// CheckInsideRepository for a version directory and each file the server reads from it.
+absl::Status CheckVersionInsideRepository(const std::string& root, const std::string& version_dir);
+
 struct VersionSelection {
   std::vector<int64_t> versions;  // to serve, ascending
   // Versions the policy names that are not on disk, with why.
