@@ -28,10 +28,16 @@ bool IsRegularFile(const std::string& path) {
   return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
 }
 
+absl::Status BadSpec(const std::string& spec, absl::string_view why) {
+  return absl::InvalidArgumentError(
+      absl::StrFormat("bad data set spec \"%s\": %s; %s", spec, why, kSpecForms));
+}
+
+}  // namespace
+
 // The MNIST naming convention: t10k-images-idx3-ubyte.gz -> t10k-labels-idx1-ubyte.gz.
 // Only the file name is rewritten, never a directory that happens to contain the tag.
-// Returns "" when the name does not follow the convention.
-std::string DeriveIdxLabelsPath(const std::string& images_path) {
+std::string IdxLabelsPathFor(const std::string& images_path) {
   const size_t name_start = images_path.find_last_of('/') + 1;  // npos + 1 == 0
   const size_t tag = images_path.rfind(kIdxImagesTag);
   if (tag == std::string::npos || tag < name_start) return "";
@@ -39,13 +45,6 @@ std::string DeriveIdxLabelsPath(const std::string& images_path) {
   labels_path.replace(tag, kIdxImagesTag.size(), kIdxLabelsTag);
   return labels_path;
 }
-
-absl::Status BadSpec(const std::string& spec, absl::string_view why) {
-  return absl::InvalidArgumentError(
-      absl::StrFormat("bad data set spec \"%s\": %s; %s", spec, why, kSpecForms));
-}
-
-}  // namespace
 
 absl::StatusOr<LabelledImages> LoadDataset(const std::string& spec, int64_t max_count) {
   const size_t colon = spec.find(':');
@@ -65,7 +64,7 @@ absl::StatusOr<LabelledImages> LoadDataset(const std::string& spec, int64_t max_
     if (paths[1].empty()) return BadSpec(spec, "empty labels path after ':'");
     return LoadIdx(paths[0], paths[1], max_count);
   }
-  std::string labels_path = DeriveIdxLabelsPath(paths[0]);
+  std::string labels_path = IdxLabelsPathFor(paths[0]);
   if (!labels_path.empty() && !IsRegularFile(labels_path)) labels_path.clear();
   return LoadIdx(paths[0], labels_path, max_count);
 }

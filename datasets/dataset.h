@@ -71,6 +71,10 @@ absl::StatusOr<LabelledImages> LoadCifar10Binary(const std::string& path,
 // IDX paths cannot contain ':'. A bad spec is InvalidArgument with the accepted forms.
 absl::StatusOr<LabelledImages> LoadDataset(const std::string& spec, int64_t max_count = kAllImages);
 
+// The labels file that "idx:IMAGES" reads beside `images_path` (the MNIST naming convention
+// above), whether it exists or not; "" when the file name does not follow the convention.
+std::string IdxLabelsPathFor(const std::string& images_path);
+
 }  // namespace octet::datasets
 
 #endif  // OCTET_DATASETS_DATASET_H_

@@ -1,5 +1,7 @@
 #include "server/calibration/calibration_inputs.h"
 
+#include <unistd.h>
+
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +22,22 @@ std::string DimsString(const Shape& shape) {
   std::vector<std::string> dims;
   for (int64_t d : shape) dims.push_back(d < 0 ? "N" : absl::StrCat(d));
   return absl::StrCat("[", absl::StrJoin(dims, ","), "]");
+}
+
+// The real path of `path` when it lies inside `resolved_root` (a real path); `name` is what the
+// client wrote, for messages.
+absl::StatusOr<std::string> ResolvedInsideRoot(const std::string& resolved_root,
+                                               const std::string& path, const std::string& name) {
+  char resolved[PATH_MAX];
+  if (::realpath(path.c_str(), resolved) == nullptr) {
+    return absl::NotFoundError(absl::StrCat("data set '", name, "' not found under the root"));
+  }
+  const std::string base = absl::StrCat(resolved_root, "/");
+  if (std::strncmp(resolved, base.c_str(), base.size()) != 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("data set '", name, "' leads outside the data set root"));
+  }
+  return std::string(resolved);
 }
 
 }  // namespace
@@ -78,20 +96,10 @@ absl::StatusOr<std::string> ResolveInsideRoot(const std::string& root,
     }
   }
   char resolved_root[PATH_MAX];
-  char resolved[PATH_MAX];
   if (::realpath(root.c_str(), resolved_root) == nullptr) {
     return absl::NotFoundError(absl::StrCat("data set root '", root, "' does not exist"));
   }
-  const std::string joined = absl::StrCat(resolved_root, "/", relative);
-  if (::realpath(joined.c_str(), resolved) == nullptr) {
-    return absl::NotFoundError(absl::StrCat("data set '", relative, "' not found under the root"));
-  }
-  const std::string base = absl::StrCat(resolved_root, "/");
-  if (std::strncmp(resolved, base.c_str(), base.size()) != 0) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("data set '", relative, "' leads outside the data set root"));
-  }
-  return std::string(resolved);
+  return ResolvedInsideRoot(resolved_root, absl::StrCat(resolved_root, "/", relative), relative);
 }
 
 absl::StatusOr<DatasetSamples> LoadServerDataset(const std::string& root, const std::string& spec,
@@ -107,6 +115,19 @@ absl::StatusOr<DatasetSamples> LoadServerDataset(const std::string& root, const 
   for (size_t i = 1; i < parts.size(); ++i) {
     OCTET_ASSIGN_OR_RETURN(std::string path, ResolveInsideRoot(root, parts[i]));
     absl::StrAppend(&resolved, ":", path);
+    // "idx:IMAGES" also reads the labels file beside the images (datasets::LoadDataset): it must
+    // be inside the root as well, so it is resolved here and named explicitly.
+    const std::string labels = datasets::IdxLabelsPathFor(path);
+    if (parts[0] == "idx" && parts.size() == 2 && !labels.empty() &&
+        ::access(labels.c_str(), F_OK) == 0) {
+      char resolved_root[PATH_MAX];
+      if (::realpath(root.c_str(), resolved_root) == nullptr) {
+        return absl::NotFoundError(absl::StrCat("data set root '", root, "' does not exist"));
+      }
+      OCTET_ASSIGN_OR_RETURN(std::string labels_path,
+                             ResolvedInsideRoot(resolved_root, labels, labels));
+      absl::StrAppend(&resolved, ":", labels_path);
+    }
   }
   OCTET_ASSIGN_OR_RETURN(datasets::LabelledImages images, datasets::LoadDataset(resolved));
   std::vector<std::string> mean, stddev;
