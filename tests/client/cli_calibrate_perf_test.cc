@@ -96,9 +96,9 @@ TEST(CliCalibrateTest, CalibratesToInt8ReportsProgressAndServesTheNewVersion) {
   EXPECT_THAT(r.err, Not(HasSubstr("\r")));
   const std::vector<std::string> progress = absl::StrSplit(r.err, '\n', absl::SkipEmpty());
   ASSERT_GE(progress.size(), 4u) << r.err;
-  EXPECT_EQ(progress[0], absl::StrCat("calibrate: fashion-lenet with 200 calibration images from ",
-                                      TrainImages(), ", 1000 validation images from ",
-                                      TestImages()));
+  EXPECT_EQ(progress[0],
+            absl::StrCat("calibrate: fashion-lenet with 200 calibration images from ",
+                         TrainImages(), ", 1000 validation images from ", TestImages()));
   for (const std::string& line : progress) EXPECT_THAT(line, StartsWith("calibrate: "));
   EXPECT_THAT(r.err, HasSubstr("calibrate: receiving 200/200 (100%)"));
   for (const char* phase : {"observing", "quantizing", "evaluating", "publishing"}) {
@@ -112,8 +112,8 @@ TEST(CliCalibrateTest, CalibratesToInt8ReportsProgressAndServesTheNewVersion) {
             "fashion-lenet  1        READY\n"
             "fashion-lenet  2        READY\n");
   for (const std::string& version : {std::string("2"), std::string("")}) {
-    std::vector<std::string> args = {"infer", kModel, "--dataset", TestImages(), "--labels",
-                                     LabelsFile(), "--top-k", "1"};
+    std::vector<std::string> args = {"infer",    kModel,       "--dataset", TestImages(),
+                                     "--labels", LabelsFile(), "--top-k",   "1"};
     if (!version.empty()) args.insert(args.end(), {"--model-version", version});
     const CommandResult infer = Octet(served.url(), args);
     ASSERT_EQ(infer.exit_code, kExitOk) << infer.err;
@@ -224,9 +224,8 @@ TEST(CliPerfTest, ShortRunReportsConsistentNumbers) {
   constexpr double kDurationSeconds = 2;
   // No warm-up, so that the server counts exactly the measured requests plus perf's first
   // (checking) request.
-  const CommandResult r =
-      Octet(served.url(), {"perf", kModel, "--concurrency", "1,4", "--duration", "2s", "--warmup",
-                           "0s", "--json", "--csv", csv});
+  const CommandResult r = Octet(served.url(), {"perf", kModel, "--concurrency", "1,4", "--duration",
+                                               "2s", "--warmup", "0s", "--json", "--csv", csv});
   ASSERT_EQ(r.exit_code, kExitOk) << r.err;
   const google::protobuf::Value json = ParseJson(r.out);
   EXPECT_EQ(Field(json, "model").string_value(), kModel);
@@ -321,8 +320,8 @@ TEST(CliPerfTest, RequestCountAndTextTable) {
 TEST(CliPerfTest, FixedRateRunsNearItsRate) {
   ServedRepository served;
   ASSERT_TRUE(served.started());
-  const CommandResult r = Octet(served.url(), {"perf", kModel, "--rate", "100", "--duration",
-                                               "2s", "--warmup", "0s", "--json"});
+  const CommandResult r = Octet(served.url(), {"perf", kModel, "--rate", "100", "--duration", "2s",
+                                               "--warmup", "0s", "--json"});
   ASSERT_EQ(r.exit_code, kExitOk) << r.err;
   const google::protobuf::Value json = ParseJson(r.out);
   ASSERT_EQ(Field(json, "steps").list_value().values_size(), 1) << r.out;

@@ -57,8 +57,8 @@ TEST_F(CliServerTest, HealthModelsAndMetadata) {
 
   r = Run({"health", kModel});
   EXPECT_EQ(r.exit_code, kExitOk) << r.err;
-  EXPECT_EQ(r.out, absl::StrCat("server ", served_.url(), ": live, ready\nmodel ", kModel,
-                                ": ready\n"));
+  EXPECT_EQ(r.out,
+            absl::StrCat("server ", served_.url(), ": live, ready\nmodel ", kModel, ": ready\n"));
   r = Run({"--json", "health", kModel});
   EXPECT_EQ(r.exit_code, kExitOk) << r.err;
   google::protobuf::Value json = ParseJson(r.out);
@@ -192,8 +192,8 @@ TEST_F(CliServerTest, InferFromTheDataSetShowsTheKnownClassByName) {
   EXPECT_EQ(NumLines(r.out), 2 + 1 + 3);
 
   // JSON: every output tensor, and the top-k with names.
-  r = Run({"infer", kModel, "--dataset", TestImages(), "--labels", LabelsFile(), "--json",
-           "--id", "req-7"});
+  r = Run({"infer", kModel, "--dataset", TestImages(), "--labels", LabelsFile(), "--json", "--id",
+           "req-7"});
   ASSERT_EQ(r.exit_code, kExitOk) << r.err;
   const google::protobuf::Value json = ParseJson(r.out);
   EXPECT_EQ(Field(json, "model_name").string_value(), kModel);
@@ -232,9 +232,7 @@ TEST_F(CliServerTest, InferFromTheDataSetShowsTheKnownClassByName) {
 std::vector<float> JsonLogits(const CommandResult& r) {
   std::vector<float> logits;
   const google::protobuf::Value json = ParseJson(r.out);
-  for (const auto& v : Field(At(Field(json, "outputs"), 0), "data")
-                           .list_value()
-                           .values()) {
+  for (const auto& v : Field(At(Field(json, "outputs"), 0), "data").list_value().values()) {
     logits.push_back(static_cast<float>(Number(v)));
   }
   return logits;
@@ -320,8 +318,8 @@ TEST_F(CliServerTest, ReportOfAVersionThatWasNotCalibratedIsNotFound) {
   ASSERT_TRUE(served_.started());
   const CommandResult r = Run({"report", kModel});
   ExpectOneLineFailure(r, "report", "report of version 1");
-  EXPECT_THAT(r.err, AllOf(HasSubstr("fashion-lenet"), HasSubstr("calibrat"),
-                           HasSubstr("(NOT_FOUND)")));
+  EXPECT_THAT(r.err,
+              AllOf(HasSubstr("fashion-lenet"), HasSubstr("calibrat"), HasSubstr("(NOT_FOUND)")));
 }
 
 TEST_F(CliServerTest, UnknownModelIsOneLineNamingIt) {
@@ -422,8 +420,8 @@ TEST(CliConnectionTest, AServerThatNeverAnswersEndsAtTheDeadline) {
   SilentListener silent;
   CommandResult r = Octet(silent.address(), {"--timeout", "2s", "models"}, {absl::Seconds(60)});
   ExpectOneLineFailure(r, "models", "--timeout 2s");
-  EXPECT_THAT(r.err, AllOf(HasSubstr("cannot reach " + silent.address()),
-                           HasSubstr("DEADLINE_EXCEEDED")));
+  EXPECT_THAT(r.err,
+              AllOf(HasSubstr("cannot reach " + silent.address()), HasSubstr("DEADLINE_EXCEEDED")));
   EXPECT_GE(r.elapsed, absl::Seconds(2));
   EXPECT_LT(r.elapsed, absl::Seconds(10));
 

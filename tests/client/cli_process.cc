@@ -68,7 +68,8 @@ void Drain(std::vector<int> fds, std::vector<std::string*> sinks, absl::Time dea
     }
     const int64_t wait_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
     if (wait_ms <= 0) return;
-    const int ready = poll(polled.data(), polled.size(), static_cast<int>(std::min<int64_t>(wait_ms, 1000)));
+    const int ready =
+        poll(polled.data(), polled.size(), static_cast<int>(std::min<int64_t>(wait_ms, 1000)));
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) return;
     for (size_t k = 0; k < polled.size(); ++k) {
@@ -110,7 +111,8 @@ absl::Status CopyTree(const std::string& from, const std::string& to) {
   std::error_code error;
   std::filesystem::copy(from, to, std::filesystem::copy_options::recursive, error);
   if (error) {
-    return absl::InternalError(absl::StrCat("cannot copy ", from, " to ", to, ": ", error.message()));
+    return absl::InternalError(
+        absl::StrCat("cannot copy ", from, " to ", to, ": ", error.message()));
   }
   return absl::OkStatus();
 }
@@ -202,9 +204,9 @@ absl::Status ServerProcess::Start(const std::string& model_repository,
     close(log_fd);
     return absl::InternalError("pipe failed");
   }
-  std::vector<std::string> args = {OCTET_SERVER_BINARY,  "--model-repository", model_repository,
-                                   "--grpc-address",     "127.0.0.1:0",        "--metrics-address",
-                                   "127.0.0.1:0",        "--threads",          "1"};
+  std::vector<std::string> args = {OCTET_SERVER_BINARY, "--model-repository", model_repository,
+                                   "--grpc-address",    "127.0.0.1:0",        "--metrics-address",
+                                   "127.0.0.1:0",       "--threads",          "1"};
   args.insert(args.end(), flags.begin(), flags.end());
   pid_ = fork();
   if (pid_ == 0) {
@@ -265,9 +267,7 @@ int ServerProcess::Stop() {
 
 std::string ServerProcess::address() const { return absl::StrCat("127.0.0.1:", port_); }
 
-std::string ServerProcess::Log() const {
-  return log_path_.empty() ? "" : ReadWholeFile(log_path_);
-}
+std::string ServerProcess::Log() const { return log_path_.empty() ? "" : ReadWholeFile(log_path_); }
 
 namespace {
 

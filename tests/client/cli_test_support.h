@@ -24,23 +24,23 @@ inline constexpr int kPixels = 28 * 28;
 // the true label: 9 ankle boot, 2 pullover, 1 trouser, 1, 6 shirt, 1, 4 coat, 6.
 inline const std::vector<int> kExpectedTop1 = {9, 2, 1, 1, 6, 1, 4, 6};
 
-std::string TestImages();    // "idx:/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
-std::string TrainImages();   // the same for train-images
-std::string LabelsFile();    // examples/models/fashion-lenet/labels.txt in the source tree
+std::string TestImages();   // "idx:/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"
+std::string TrainImages();  // the same for train-images
+std::string LabelsFile();   // examples/models/fashion-lenet/labels.txt in the source tree
 bool HaveFashionMnist();
-bool InCi();                 // CI=true: missing data fails instead of skipping
+bool InCi();  // CI=true: missing data fails instead of skipping
 
 // Skips the test (fails it in CI) when Debian's dataset-fashion-mnist is not installed.
-#define REQUIRE_FASHION_MNIST()                                                           \
-  do {                                                                                    \
-    if (!::octet::cli_test::HaveFashionMnist()) {                                         \
-      if (::octet::cli_test::InCi()) {                                                    \
-        FAIL() << "missing " << ::octet::cli_test::kFashionMnistDir                      \
-               << " (Debian package dataset-fashion-mnist), required when CI=true";       \
-      }                                                                                   \
-      GTEST_SKIP() << "missing " << ::octet::cli_test::kFashionMnistDir                  \
-                   << " (Debian package dataset-fashion-mnist)";                          \
-    }                                                                                     \
+#define REQUIRE_FASHION_MNIST()                                                     \
+  do {                                                                              \
+    if (!::octet::cli_test::HaveFashionMnist()) {                                   \
+      if (::octet::cli_test::InCi()) {                                              \
+        FAIL() << "missing " << ::octet::cli_test::kFashionMnistDir                 \
+               << " (Debian package dataset-fashion-mnist), required when CI=true"; \
+      }                                                                             \
+      GTEST_SKIP() << "missing " << ::octet::cli_test::kFashionMnistDir             \
+                   << " (Debian package dataset-fashion-mnist)";                    \
+    }                                                                               \
   } while (0)
 
 // The first `count` test images as raw 0..255 pixel values, image after image.

@@ -182,7 +182,7 @@ TEST_F(ServingTest, BadRequestsGetClearErrorsAndTheServerKeepsServing) {
        absl::StatusCode::kInvalidArgument, "element 10 is NaN"},
       {"unknown output", [](auto* r) { r->add_outputs()->set_name("probs"); },
        absl::StatusCode::kInvalidArgument, "requested output 'probs'"},
-      {"label type", [](auto* r) { (*r->mutable_parameters())["label"].set_string_param("3"); },
+      {"label type", [](auto* r) { (*r->mutable_parameters())["label"].set_bool_param(true); },
        absl::StatusCode::kInvalidArgument, "parameter 'label'"},
   };
   for (const Case& c : cases) {
