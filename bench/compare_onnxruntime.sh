@@ -15,13 +15,13 @@
 # The same settings can come from the environment: RUNS, WARMUP, MIN_RUN_MS, BATCHES,
 # THREADS, MODELS; flags win. OCTET_BENCH=/path/to/octet-bench skips building Octet
 # (otherwise scripts/build.sh builds it in Release into ${OCTET_BUILD_DIR:-build});
-# OCTET_SHARED_DATA (default /work/shared/data) holds models/ and cifar10-jpeg/test.bin.
+# OCTET_SHARED_DATA (default ../shared/data beside the checkout) holds models/ and cifar10-jpeg/test.bin.
 # Takes about 2 minutes on 2 cores with the defaults, after the build and npm install.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 ort_dir="$root/bench/onnxruntime"
-shared=${OCTET_SHARED_DATA:-/work/shared/data}
+shared=${OCTET_SHARED_DATA:-$(cd "$root/.." && pwd)/shared/data}
 runs=${RUNS:-7}
 warmup=${WARMUP:-3}
 min_run_ms=${MIN_RUN_MS:-300}

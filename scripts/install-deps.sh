@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages Octet needs, only those that are missing.
-# Usage: scripts/install-deps.sh [build|test|all]   (default: build)
+# Usage: scripts/install-deps.sh [build|test|sanitize|all]   (default: build)
 # Runs apt-get as root (or through sudo when not root).
 set -euo pipefail
 
@@ -12,14 +12,20 @@ build_pkgs=(
   libgtest-dev libgmock-dev
 )
 test_pkgs=(
-  libonnx-testdata dataset-fashion-mnist python3 python3-grpcio python3-grpc-tools openssl prometheus
+  libonnx-testdata dataset-fashion-mnist python3 python3-grpcio python3-grpc-tools openssl prometheus python3-yaml
 )
+
+# Sanitizer and fuzzing builds (scripts/sanitizers.sh, scripts/fuzz.sh): clang and its runtimes
+# (libFuzzer included), and dpkg-dev to unpack Debian's Abseil source for the TSan build.
+sanitize_pkgs=(clang-14 libclang-rt-14-dev dpkg-dev)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in
   build) ;;
-  test|all) want+=("${test_pkgs[@]}") ;;
-  *) echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
+  test) want+=("${test_pkgs[@]}") ;;
+  sanitize) want+=("${test_pkgs[@]}" "${sanitize_pkgs[@]}") ;;
+  all) want+=("${test_pkgs[@]}" "${sanitize_pkgs[@]}") ;;
+  *) echo "usage: $0 [build|test|sanitize|all]" >&2; exit 2 ;;
 esac
 
 missing=()
