@@ -15,8 +15,9 @@ std::string Load(const PerfStep& step) {
   return step.rate > 0 ? absl::StrFormat("%g/s", step.rate) : absl::StrCat(step.concurrency);
 }
 
-std::string Optional(const std::optional<double>& v, const char* format) {
-  return v ? absl::StrFormat(format, *v) : "-";
+// One decimal, or "-" when the server did not say.
+std::string Optional(const std::optional<double>& v) {
+  return v ? absl::StrFormat("%.1f", *v) : "-";
 }
 
 std::string ErrorsText(const PerfStep& step) {
@@ -47,7 +48,7 @@ std::string PerfTable(const PerfRun& run) {
          absl::StrFormat("%.1f", s.throughput), absl::StrFormat("%.3f", Ms(s.latency.p50)),
          absl::StrFormat("%.3f", Ms(s.latency.p90)), absl::StrFormat("%.3f", Ms(s.latency.p95)),
          absl::StrFormat("%.3f", Ms(s.latency.p99)), absl::StrFormat("%.3f", Ms(s.latency.max)),
-         Optional(s.server_queue_us, "%.1f"), Optional(s.server_compute_us, "%.1f")});
+         Optional(s.server_queue_us), Optional(s.server_compute_us)});
   }
   std::string out =
       absl::StrFormat("model %s%s, batch %d\n", run.model,
