@@ -161,7 +161,10 @@ while [[ $metrics_port == "$grpc_port" ]]; do metrics_port=$(free_port); done
 # --read-only as Kubernetes' readOnlyRootFilesystem (podman adds tmpfs at /tmp, /run, /var/tmp).
 # The open-files limit is this shell's: podman's default (2^20) may be above what a sandbox
 # allows. No health timer (it needs systemd): the checks below run the HEALTHCHECK themselves.
-run_options=(--runtime runc --ulimit "nofile=$(ulimit -Sn):$(ulimit -Hn)")
+# Explicit limits: podman's defaults for a rootful container (nproc 4194304) exceed what runc may
+# set in some sandboxes ("error setting rlimit type 6: operation not permitted"); the server
+# needs far fewer processes and files than these.
+run_options=(--runtime runc --ulimit "nofile=$(ulimit -Sn):$(ulimit -Hn)" --ulimit nproc=4096:4096)
 "${podman[@]}" run -d "${run_options[@]}" --health-interval disable --name "$container" \
   --read-only -p "127.0.0.1:$grpc_port:8001" -p "127.0.0.1:$metrics_port:8002" "$image" \
   >/dev/null || fail "podman run"
@@ -232,7 +235,7 @@ log "metrics: $families octet_ families; the request is counted; fashion-lenet r
 
 # The README's way to load the compose stack: the image's `octet perf` against its own server.
 perf=$("${podman[@]}" exec "$container" octet --json perf fashion-lenet --concurrency 4 \
-  --duration 3s --warmup 1s 2>&1) || fail "octet perf in the container: $perf"
+  --duration 3s --warmup 1s 2>"$workdir/perf.err") || fail "octet perf in the container: $perf $(cat "$workdir/perf.err")"
 perf_summary=$(python3 - "$perf" <<'EOF'
 import json, sys
 step = json.loads(sys.argv[1])["steps"][0]
