@@ -13,7 +13,7 @@
 #   (c) p50 and p99 latency at concurrency 1 against the engine's own batch-1 latency with as
 #       many threads as the server's instance; goal: at most 150 us above it;
 #   and variants: max_queue_delay 500 us against 0, 2 instances against 1, and every batch size
-#   compiled (batch_size_buckets 1..64) against the default power-of-two buckets.
+#   compiled (batch_size_buckets 1..64) against the default buckets (powers of two and midpoints).
 #
 # The server, the load generator and the engine share this machine: with --threads 1 the
 # instance's OpenMP team has one core and gRPC plus `octet perf` share the other(s).
@@ -22,12 +22,12 @@
 #          [--concurrency 32,64] [--no-variants] > results.md
 # OCTET_BUILD_DIR (default build) is where octet-server, octet and octet-bench are built, or
 # found when OCTET_SKIP_BUILD=1; JOBS (default 2) bounds the build's parallelism;
-# OCTET_SHARED_DATA (default /work/shared/data) holds models/resnet8-mlperf-tiny.onnx.
+# OCTET_SHARED_DATA (default ../shared/data beside the checkout) holds models/resnet8-mlperf-tiny.onnx.
 # Takes about 2 minutes with the defaults, after the build.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-shared=${OCTET_SHARED_DATA:-/work/shared/data}
+shared=${OCTET_SHARED_DATA:-$root/../shared/data}
 model_file=$shared/models/resnet8-mlperf-tiny.onnx
 build_dir=${OCTET_BUILD_DIR:-build}
 [[ $build_dir == /* ]] || build_dir=$root/$build_dir
@@ -90,7 +90,7 @@ add_model resnet8-b1 1 0 1
 if ((variants)); then
   add_model resnet8-delay500 64 500 1
   add_model resnet8-x2 64 0 2
-  # Every batch size compiled: no padding up to a power of two.
+  # Every batch size compiled: no padding up to a bucket.
   add_model resnet8-exact 64 0 1 "$(seq -s, 1 64)"
 fi
 

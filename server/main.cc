@@ -17,6 +17,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "common/dashed_flags.h"
 #include "server/grpc/admin_auth.h"
 #include "server/metrics/metrics_exposer.h"
@@ -139,6 +140,9 @@ int Run() {
 }  // namespace octet::server
 
 int main(int argc, char** argv) {
+  // Debian's Abseil checks every Mutex acquisition for lock-order cycles (a debug aid, on in its
+  // build): 1-3% of the server's CPU in GraphCycles (bench/results/serving.md). The tests keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::SetProgramUsageMessage(
       "serves a model repository over gRPC (KServe v2).\n"
       "  octet-server --model-repository DIR [--grpc-address HOST:PORT] [--threads N]\n"

@@ -32,9 +32,17 @@ def text(directory, name):
         return f.read().strip()
 
 
-def bucket(n):
-    """The power-of-two batch bucket the server pads a batch of n samples to."""
-    return 1 << max(0, math.ceil(math.log2(max(1, n))))
+def bucket(n, max_batch=64):
+    """The default batch bucket the server pads a batch of n samples to: the smallest power of
+    two or midpoint between two (1, 2, 3, 4, 6, 8, 12, ...) that holds n (server/config)."""
+    b = 1
+    while b < max_batch:
+        if n <= b:
+            return b
+        if b >= 2 and n <= b + b // 2 < max_batch:
+            return b + b // 2
+        b *= 2
+    return max_batch
 
 
 def batch_counts(stats):
@@ -204,7 +212,7 @@ def command_report(args):
     w("- tree: %s; model `%s`, FP32" % (git_revision(root), os.path.basename(args.model)))
     w("- server: one instance with %s OpenMP thread(s) (`optimization { threads: %s }`), "
       "`dynamic_batching { max_queue_delay_microseconds: 0 }`, max_batch_size 64, batches "
-      "padded to power-of-two buckets; client: `octet perf` (closed loop, synthetic input, "
+      "padded to the default buckets (powers of two and midpoints); client: `octet perf` (closed loop, synthetic input, "
       "%s warm-up then %s per step) on the same machine over loopback gRPC; engine: "
       "`octet-bench speed --threads %s` (median of 7 runs of >= 300 ms)" %
       (args.threads, args.threads, args.warmup, args.duration, args.threads))

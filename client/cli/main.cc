@@ -9,10 +9,14 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 #include "client/cli/cli.h"
 #include "client/cli/flags.h"
 
 int main(int argc, char** argv) {
+  // Debian's Abseil checks every Mutex acquisition for lock-order cycles (a debug aid, on in its
+  // build): 1-3% of the server's CPU in GraphCycles (bench/results/serving.md). The tests keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   absl::SetProgramUsageMessage(octet::cli::UsageText());
   absl::FlagsUsageConfig usage_config;
   // --help lists Octet's flags (defined in client/cli/), not Abseil's own.

@@ -288,7 +288,16 @@ absl::StatusOr<v1::ModelConfig> CompleteConfigForModel(const v1::ModelConfig& co
     optimization->set_precision(v1::PRECISION_FP32);
   }
   if (batching && optimization->batch_size_buckets().empty()) {
-    for (int b = 1; b < config.max_batch_size(); b *= 2) optimization->add_batch_size_buckets(b);
+    // Powers of two and the midpoints between them (1, 2, 3, 4, 6, 8, 12, 16, 24, ...): a batch
+    // is padded by at most a third (half with powers alone, where a batch of 17 ran as 32 and
+    // padding was a quarter of the server's CPU at 32 clients, bench/results/serving.md), for
+    // 1.7x the compiled plans.
+    for (int b = 1; b < config.max_batch_size(); b *= 2) {
+      optimization->add_batch_size_buckets(b);
+      if (b >= 2 && b + b / 2 < config.max_batch_size()) {
+        optimization->add_batch_size_buckets(b + b / 2);
+      }
+    }
     optimization->add_batch_size_buckets(config.max_batch_size());
   }
   if (batching) {

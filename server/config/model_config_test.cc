@@ -53,7 +53,7 @@ TEST(ModelConfigTest, ExampleRepositoryConfigLoadsAndMatchesItsModel) {
       *config, (*model)->inputs(), (*model)->outputs(), defaults, dir + "/config.pbtxt");
   ASSERT_TRUE(full.ok()) << full.status();
   EXPECT_EQ(full->optimization().threads(), 4);
-  EXPECT_THAT(full->optimization().batch_size_buckets(), ElementsAre(1, 2, 4, 8, 16, 32, 64));
+  EXPECT_THAT(full->optimization().batch_size_buckets(), ElementsAre(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64));
   EXPECT_EQ(full->dynamic_batching().max_queue_size(), 1024);
 }
 
@@ -163,7 +163,7 @@ TEST(ModelConfigTest, CompletionFillsInputsOutputsAndDefaults) {
   EXPECT_EQ(full->instance_group(0).count(), 2);
   EXPECT_EQ(full->optimization().threads(), 4);
   EXPECT_EQ(full->optimization().precision(), v1::PRECISION_FP32);
-  EXPECT_THAT(full->optimization().batch_size_buckets(), ElementsAre(1, 2, 4, 6));
+  EXPECT_THAT(full->optimization().batch_size_buckets(), ElementsAre(1, 2, 3, 4, 6));
   EXPECT_EQ(full->dynamic_batching().max_queue_size(), 7);
   EXPECT_EQ(full->version_policy().latest().num_versions(), 1u);
 }
