@@ -12,7 +12,8 @@ build_pkgs=(
   libgtest-dev libgmock-dev
 )
 test_pkgs=(
-  libonnx-testdata dataset-fashion-mnist python3 python3-grpcio python3-grpc-tools openssl prometheus python3-yaml
+  libonnx-testdata dataset-fashion-mnist python3 python3-grpcio python3-grpc-tools
+  python3-pkg-resources openssl prometheus python3-yaml
 )
 
 # Sanitizer and fuzzing builds (scripts/sanitizers.sh, scripts/fuzz.sh): clang and its runtimes
@@ -27,6 +28,12 @@ case "${1:-build}" in
   all) want+=("${test_pkgs[@]}" "${sanitize_pkgs[@]}") ;;
   *) echo "usage: $0 [build|test|sanitize|all]" >&2; exit 2 ;;
 esac
+
+# The grpc-js interoperability test needs Node.js and npm: Debian's, unless the machine already
+# has both (a Node.js from elsewhere, e.g. NodeSource, must not be replaced).
+if [[ ${1:-build} != build ]] && ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+  want+=(nodejs npm)
+fi
 
 missing=()
 for p in "${want[@]}"; do
