@@ -17,7 +17,8 @@ test_pkgs=(
 )
 
 # Sanitizer and fuzzing builds (scripts/sanitizers.sh, scripts/fuzz.sh): clang and its runtimes
-# (libFuzzer included), LLVM's OpenMP for clang (libomp-14-dev), and dpkg-dev to unpack Debian's Abseil source for the TSan build.
+# (libFuzzer included), LLVM's OpenMP for clang (libomp-14-dev), and dpkg-dev to unpack Debian's
+# Abseil source for the TSan build.
 sanitize_pkgs=(clang-14 libclang-rt-14-dev libomp-14-dev dpkg-dev)
 
 want=("${build_pkgs[@]}")
