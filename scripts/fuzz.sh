@@ -24,8 +24,9 @@ cmake -S . -B "$dir" -G Ninja -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=c
   -DOCTET_SANITIZE=address,undefined -DOCTET_FUZZ=ON >/dev/null
 cmake --build "$dir" --parallel "${OCTET_JOBS:-$(nproc)}" --target "${targets[@]/%/_fuzzer}"
 out=$(realpath -m "${OCTET_FUZZ_OUT:-$dir/fuzz-out}")
-export ASAN_OPTIONS="detect_leaks=1"
-export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+symbolizer=external_symbolizer_path=/usr/lib/llvm-14/bin/llvm-symbolizer
+export ASAN_OPTIONS="$symbolizer:detect_leaks=1"
+export UBSAN_OPTIONS="$symbolizer:print_stacktrace=1:halt_on_error=1"
 failed=()
 for target in "${targets[@]}"; do
   corpus="$out/$target/corpus"

@@ -17,9 +17,10 @@ test_pkgs=(
 )
 
 # Sanitizer and fuzzing builds (scripts/sanitizers.sh, scripts/fuzz.sh): clang and its runtimes
-# (libFuzzer included), LLVM's OpenMP for clang (libomp-14-dev), and dpkg-dev to unpack Debian's
-# Abseil source for the TSan build.
-sanitize_pkgs=(clang-14 libclang-rt-14-dev libomp-14-dev dpkg-dev)
+# (libFuzzer included), LLVM's OpenMP for clang (libomp-14-dev), llvm-symbolizer (llvm-14: without
+# it reports have no function names and the suppressions cannot match), and dpkg-dev to unpack
+# Debian's Abseil source for the TSan build.
+sanitize_pkgs=(clang-14 libclang-rt-14-dev libomp-14-dev llvm-14 dpkg-dev)
 
 want=("${build_pkgs[@]}")
 case "${1:-build}" in

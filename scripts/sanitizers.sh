@@ -23,6 +23,8 @@ shift
 scripts/install-deps.sh sanitize
 jobs=${OCTET_JOBS:-$(nproc)}
 supp="$PWD/scripts/sanitizers"
+# Reports name functions only through llvm-symbolizer, and the suppressions match those names.
+symbolizer=external_symbolizer_path=/usr/lib/llvm-14/bin/llvm-symbolizer
 
 configure() {  # configure DIR SANITIZERS [cmake args...]
   local dir=$1 sanitizers=$2
@@ -45,8 +47,8 @@ if [[ $mode == asan ]]; then
   dir=${OCTET_ASAN_BUILD_DIR:-build-asan}
   configure "$dir" address,undefined -DOCTET_FUZZ=ON
   cmake --build "$dir" --parallel "$jobs"
-  export ASAN_OPTIONS="detect_leaks=1:check_initialization_order=1:strict_string_checks=1:detect_stack_use_after_return=1"
-  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+  export ASAN_OPTIONS="$symbolizer:detect_leaks=1:check_initialization_order=1:strict_string_checks=1:detect_stack_use_after_return=1"
+  export UBSAN_OPTIONS="$symbolizer:print_stacktrace=1:halt_on_error=1"
   export LSAN_OPTIONS="suppressions=$supp/lsan.supp:print_suppressions=0"
   cd "$dir"
   exec ctest --output-on-failure --timeout 1800 "$@"
@@ -111,7 +113,7 @@ fi
 # and gRPC (its reference counts and slices) are Debian's uninstrumented builds; TSan cannot see
 # their synchronization, so the memory functions they call (memcpy, memcmp, malloc) would be
 # reported against each other. TSan's own advice for OpenMP; Octet's code is instrumented either way.
-export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=$supp/tsan.supp"
+export TSAN_OPTIONS="$symbolizer:halt_on_error=1:second_deadlock_stack=1:ignore_noninstrumented_modules=1:suppressions=$supp/tsan.supp"
 pattern=$(suites_of "${binaries[@]}")
 cd "$dir"
 exec ctest --output-on-failure --timeout 1800 -R "$pattern" "$@"
