@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -78,7 +79,9 @@ std::vector<float> Images(int seed, int count = 1);
 // The engine's logits for images, computed directly (no server). Thread-safe.
 class ReferenceModel {
  public:
-  ReferenceModel();
+  ReferenceModel();  // the example model
+  // Any model with the example model's interface ("input" [N,1,28,28] -> "logits").
+  explicit ReferenceModel(std::shared_ptr<const Model> model) : model_(std::move(model)) {}
   std::vector<float> Logits(const std::vector<float>& images) const;
 
  private:

@@ -3,7 +3,6 @@
 // Load) then picks up a valid new file, and refuses a corrupt or truncated one with a clear
 // error while the loaded version keeps serving. Files are overwritten in place (same inode,
 // truncated then written, as `cp` does) and replaced by rename, the two ways operators do it.
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -13,7 +12,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "engine/model.h"
-#include "engine/session.h"
 #include "engine/testing/onnx_model_builder.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -43,17 +41,7 @@ std::vector<float> LogitsOf(const std::string& model_bytes, const std::vector<fl
   absl::StatusOr<std::shared_ptr<const Model>> model = Model::FromBytes(model_bytes);
   EXPECT_TRUE(model.ok()) << model.status();
   if (!model.ok()) return {};
-  const int64_t n = static_cast<int64_t>(images.size() / e2e::kPixels);
-  Tensor input(DataType::kFloat32, {n, 1, 28, 28});
-  std::memcpy(input.raw_data(), images.data(), images.size() * sizeof(float));
-  absl::StatusOr<std::unique_ptr<Session>> session = Session::Create(*model, {});
-  EXPECT_TRUE(session.ok()) << session.status();
-  if (!session.ok()) return {};
-  absl::StatusOr<std::vector<Tensor>> outputs = (*session)->Run({input.view()});
-  EXPECT_TRUE(outputs.ok()) << outputs.status();
-  if (!outputs.ok()) return {};
-  const Tensor& logits = (*outputs)[0];
-  return std::vector<float>(logits.data<float>(), logits.data<float>() + logits.num_elements());
+  return e2e::ReferenceModel(*model).Logits(images);
 }
 
 // Writes in place: the same inode, truncated, then the new bytes.
