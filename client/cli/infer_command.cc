@@ -37,12 +37,7 @@ absl::StatusOr<BuiltInput> BuildInput(const TensorMetadata& input, const InputSo
   }
   // Only the images needed are read: a prefix of the file.
   OCTET_ASSIGN_OR_RETURN(datasets::LabelledImages images,
-                         datasets::LoadDataset(source.dataset, source.index + source.batch));
-  if (source.index + source.batch > images.count) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("images ", source.index, "..", source.index + source.batch - 1,
-                     " are past the end of '", source.dataset, "' (", images.count, " images)"));
-  }
+                         LoadImageRange(source.dataset, source.index, source.batch));
   std::vector<int64_t> indices;
   for (int64_t i = 0; i < source.batch; ++i) {
     const int64_t index = source.index + i;

@@ -204,6 +204,18 @@ absl::StatusOr<InferInput> InputFromFile(const TensorMetadata& input, const std:
   return tensor;
 }
 
+absl::StatusOr<datasets::LabelledImages> LoadImageRange(const std::string& dataset, int64_t first,
+                                                        int64_t count) {
+  OCTET_ASSIGN_OR_RETURN(datasets::LabelledImages images,
+                         datasets::LoadDataset(dataset, first + count));
+  if (first + count > images.count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("images ", first, "..", first + count - 1, " are past the end of '", dataset,
+                     "' (", images.count, " images)"));
+  }
+  return images;
+}
+
 absl::StatusOr<InferInput> SyntheticInput(const TensorMetadata& input, int64_t batch) {
   if (input.shape_size() == 0) {
     return absl::InvalidArgumentError(

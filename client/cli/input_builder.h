@@ -39,6 +39,11 @@ absl::StatusOr<TensorMetadata> SelectInput(const inference::ModelMetadataRespons
 // Data files are often sorted by class, so a prefix would be a biased sample.
 std::vector<int64_t> EvenlySpaced(int64_t count, int64_t n);
 
+// Images first..first+count-1 of a data set ("idx:PATH" or "cifar10:PATH"), reading only the
+// prefix of the file they need; an error naming the range when the file has fewer.
+absl::StatusOr<datasets::LabelledImages> LoadImageRange(const std::string& dataset, int64_t first,
+                                                        int64_t count);
+
 // Images images[indices[0]], images[indices[1]], ... as one batch of `input`.
 absl::StatusOr<client::InferInput> InputFromImages(const TensorMetadata& input,
                                                    const datasets::LabelledImages& images,

@@ -151,12 +151,7 @@ absl::StatusOr<client::InferInput> BuildPerfInput(const TensorMetadata& input,
   if (!source.file.empty()) return InputFromFile(input, source.file, source.shape);
   if (source.dataset.empty()) return SyntheticInput(input, source.batch);
   OCTET_ASSIGN_OR_RETURN(datasets::LabelledImages images,
-                         datasets::LoadDataset(source.dataset, source.index + source.batch));
-  if (source.index + source.batch > images.count) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("images ", source.index, "..", source.index + source.batch - 1,
-                     " are past the end of '", source.dataset, "' (", images.count, " images)"));
-  }
+                         LoadImageRange(source.dataset, source.index, source.batch));
   std::vector<int64_t> indices;
   for (int64_t i = 0; i < source.batch; ++i) indices.push_back(source.index + i);
   return InputFromImages(input, images, indices, source.prep);
