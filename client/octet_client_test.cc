@@ -432,7 +432,7 @@ class ClientTlsTest : public ::testing::Test {
     ClientOptions options;
     options.url = url;
     options.tls = tls;
-    options.default_timeout = absl::Seconds(5);
+    options.default_timeout = absl::Seconds(20);  // room for a TLS handshake on a loaded machine
     if (tls) options.root_ca_file = dir_ + "/ca.pem";
     if (client_cert) {
       options.client_cert_file = dir_ + "/client.pem";
