@@ -9,6 +9,8 @@
 # compile. Each run starts from the committed seeds (fuzz/corpus/<target>) in a scratch corpus,
 # so the repository is not modified; what a run finds is kept in $OCTET_FUZZ_OUT (default
 # build-asan/fuzz-out): crash-*, leak-*, timeout-* or oom-* inputs, and the grown corpus.
+# Targets run side by side, $OCTET_FUZZ_JOBS at a time (default: nproc): each is one
+# single-threaded libFuzzer process, so on two cores the four take two rounds, not four.
 # Exit status 1 when any target found something; the command to reproduce it is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,15 +29,27 @@ out=$(realpath -m "${OCTET_FUZZ_OUT:-$dir/fuzz-out}")
 symbolizer=external_symbolizer_path=/usr/lib/llvm-14/bin/llvm-symbolizer
 export ASAN_OPTIONS="$symbolizer:detect_leaks=1"
 export UBSAN_OPTIONS="$symbolizer:print_stacktrace=1:halt_on_error=1"
+fuzz_one() {  # fuzz_one TARGET: its log in $out/TARGET/log, its exit status in .../status
+  local target=$1 corpus="$out/$1/corpus" status=0
+  mkdir -p "$corpus" "$out/$target/artifacts"
+  # -timeout: one input taking longer is a finding (a hang); -rss_limit_mb: so is a blow-up.
+  "$dir/fuzz/${target}_fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="$out/$target/artifacts/" \
+    "$corpus" "fuzz/corpus/$target" >"$out/$target/log" 2>&1 || status=$?
+  echo "$status" >"$out/$target/status"
+}
+parallel=${OCTET_FUZZ_JOBS:-$(nproc)}
+for target in "${targets[@]}"; do
+  while (($(jobs -rp | wc -l) >= parallel)); do wait -n || true; done
+  echo "fuzz: $target for ${seconds}s"
+  rm -f "$out/$target/status"
+  fuzz_one "$target" &
+done
+wait
 failed=()
 for target in "${targets[@]}"; do
-  corpus="$out/$target/corpus"
-  mkdir -p "$corpus" "$out/$target/artifacts"
-  echo "fuzz: $target for ${seconds}s"
-  # -timeout: one input taking longer is a finding (a hang); -rss_limit_mb: so is a blow-up.
-  if "$dir/fuzz/${target}_fuzzer" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-      -print_final_stats=1 -artifact_prefix="$out/$target/artifacts/" \
-      "$corpus" "fuzz/corpus/$target" >"$out/$target/log" 2>&1; then
+  if [[ $(cat "$out/$target/status" 2>/dev/null) == 0 ]]; then
+    echo "fuzz: $target:"
     grep -E '^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' "$out/$target/log" |
       sed "s/^/  /"
   else
