@@ -95,18 +95,6 @@ std::string ReadWholeFile(const std::string& path) {
 
 }  // namespace
 
-TempDir::TempDir() {
-  const char* base = std::getenv("TMPDIR");
-  std::string pattern = absl::StrCat(base && *base ? base : "/tmp", "/octet-cli-test-XXXXXX");
-  if (mkdtemp(pattern.data()) != nullptr) path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  if (path_.empty()) return;
-  std::error_code ignored;
-  std::filesystem::remove_all(path_, ignored);
-}
-
 absl::Status CopyTree(const std::string& from, const std::string& to) {
   std::error_code error;
   std::filesystem::copy(from, to, std::filesystem::copy_options::recursive, error);

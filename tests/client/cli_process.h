@@ -19,21 +19,11 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "tests/support/temp_dir.h"
 
 namespace octet::cli_test {
 
-// A directory removed (recursively) when destroyed.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::octet::test::TempDir;  // tests/support/temp_dir.h
 
 // Copies the directory tree `from` to `to` (which must not exist).
 absl::Status CopyTree(const std::string& from, const std::string& to);

@@ -1,7 +1,5 @@
 #include "tests/e2e/e2e_support.h"
 
-#include <stdlib.h>
-
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -55,16 +53,6 @@ std::string LenetConfig(int max_batch_size, const std::string& extra) {
                           : "input [ { name: \"input\" data_type: TYPE_FP32 dims: [1,1,28,28] } ]"
                             "\noutput [ { name: \"logits\" data_type: TYPE_FP32 dims: [1,10] } ]\n",
                       extra, "\n");
-}
-
-TempDir::TempDir() {
-  std::string pattern = (fs::temp_directory_path() / "octet-e2e-XXXXXX").string();
-  path_ = mkdtemp(pattern.data());
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;
-  fs::remove_all(path_, ignored);
 }
 
 void WriteFile(const std::string& path, const std::string& contents) {

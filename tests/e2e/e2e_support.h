@@ -23,6 +23,7 @@
 #include "grpcpp/channel.h"
 #include "inference.grpc.pb.h"
 #include "server/server.h"
+#include "tests/support/temp_dir.h"
 
 namespace octet::e2e {
 
@@ -36,18 +37,7 @@ inline constexpr int kClasses = 10;
 // The example model's input and output lines of a config.pbtxt, for building test configs.
 std::string LenetConfig(int max_batch_size, const std::string& extra = "");
 
-// A directory removed (recursively) when destroyed.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
+using ::octet::test::TempDir;  // tests/support/temp_dir.h
 
 void WriteFile(const std::string& path, const std::string& contents);
 
