@@ -23,6 +23,9 @@ import unittest
 
 import grpc
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import kserve_stubs  # noqa: E402  (tests/support/kserve_stubs.py)
+
 SKIP = 77
 FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 MODEL = "fashion-lenet"
@@ -144,17 +147,6 @@ class PythonClientTest(unittest.TestCase):
         self.assertTrue(self.stub.ServerReady(pb.ServerReadyRequest(), timeout=30).ready)
 
 
-def generate_stubs(proto_dir, out_dir):
-    from grpc_tools import protoc
-    include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
-    code = protoc.main(["grpc_tools.protoc", "-I" + proto_dir, "-I" + include,
-                        "--python_out=" + out_dir, "--grpc_python_out=" + out_dir,
-                        os.path.join(proto_dir, "inference.proto")])
-    if code != 0:
-        sys.exit("grpc_tools.protoc failed on %s/inference.proto" % proto_dir)
-    sys.path.insert(0, out_dir)
-
-
 def start_server(binary, repository):
     server = subprocess.Popen([binary, "--model-repository", repository,
                                "--grpc-address", "127.0.0.1:0", "--threads", "1"],
@@ -182,10 +174,7 @@ def main():
         return SKIP
     server = None
     with tempfile.TemporaryDirectory() as out_dir:
-        generate_stubs(ARGS.proto_dir, out_dir)
-        import inference_pb2
-        import inference_pb2_grpc
-        pb, pb_grpc = inference_pb2, inference_pb2_grpc
+        pb, pb_grpc = kserve_stubs.generate(ARGS.proto_dir, out_dir)
         if ARGS.server_binary:
             server, ARGS.address = start_server(ARGS.server_binary, ARGS.model_repository)
         try:

@@ -32,6 +32,9 @@ import unittest
 import urllib.parse
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import kserve_stubs  # noqa: E402  (tests/support/kserve_stubs.py)
+
 SKIP = 77
 MODEL = "fashion-lenet"
 PIXELS = 28 * 28
@@ -58,17 +61,6 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def generate_stubs(proto_dir, out_dir):
-    from grpc_tools import protoc
-    include = os.path.join(os.path.dirname(protoc.__file__), "_proto")
-    code = protoc.main(["grpc_tools.protoc", "-I" + proto_dir, "-I" + include,
-                        "--python_out=" + out_dir, "--grpc_python_out=" + out_dir,
-                        os.path.join(proto_dir, "inference.proto")])
-    if code != 0:
-        sys.exit("grpc_tools.protoc failed on %s/inference.proto" % proto_dir)
-    sys.path.insert(0, out_dir)
 
 
 def stop(process, name):
@@ -295,10 +287,7 @@ def main():
     except ImportError:
         skip_or_fail("python3-grpcio and python3-grpc-tools are missing")
     with tempfile.TemporaryDirectory() as out_dir:
-        generate_stubs(ARGS.proto_dir, out_dir)
-        import inference_pb2
-        import inference_pb2_grpc
-        pb, pb_grpc = inference_pb2, inference_pb2_grpc
+        pb, pb_grpc = kserve_stubs.generate(ARGS.proto_dir, out_dir)
         result = unittest.main(argv=[sys.argv[0]] + rest, exit=False, verbosity=2).result
     return 0 if result.wasSuccessful() else 1
 
