@@ -13,6 +13,7 @@
 #include "common/status_macros.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/support/temp_dir.h"
 
 namespace octet::client {
 namespace {
@@ -406,9 +407,12 @@ std::string ReadAll(const std::string& path) {
 
 class ClientTlsTest : public ::testing::Test {
  protected:
+  // Each test process makes its own certificates in its own directory: ctest -j runs this
+  // fixture's tests at the same time, and with one shared directory (as there once was) one
+  // test's openssl rewrote the key the other's server was reading, failing its handshake.
   void SetUp() override {
-    dir_ = ::testing::TempDir() + "/octet-tls";
-    std::system(absl::StrCat("mkdir -p '", dir_, "'").c_str());
+    ASSERT_FALSE(certificates_.path().empty());
+    dir_ = certificates_.path();
     if (!MakeCertificates(dir_)) GTEST_SKIP() << "openssl could not make test certificates";
   }
 
@@ -442,6 +446,7 @@ class ClientTlsTest : public ::testing::Test {
     return client->ServerLive();
   }
 
+  octet::test::TempDir certificates_;
   std::string dir_;
 };
 
