@@ -159,6 +159,53 @@ absl::Status CompleteTensors(google::protobuf::RepeatedPtrField<TensorConfig>* t
   return absl::OkStatus();
 }
 
+// The checks of model_warmup that need no model; the inputs are checked against the model's
+// signature when the version loads (server/inference/warmup.h).
+absl::Status ValidateWarmups(const v1::ModelConfig& config, const std::string& path) {
+  const int max_rows = std::max(1, config.max_batch_size());
+  for (int i = 0; i < config.model_warmup_size(); ++i) {
+    const v1::ModelWarmup& warmup = config.model_warmup(i);
+    const std::string where = warmup.name().empty()
+                                  ? absl::StrCat("model_warmup[", i, "]")
+                                  : absl::StrCat("model_warmup '", warmup.name(), "'");
+    if (warmup.batch_size() < 1 || warmup.batch_size() > static_cast<uint32_t>(max_rows)) {
+      return Invalid(
+          path,
+          absl::StrCat(
+              where, ": batch_size ", warmup.batch_size(), " is outside [1, ", max_rows, "]",
+              config.max_batch_size() > 0 ? " (max_batch_size)" : " (the model does not batch)"));
+    }
+    if (warmup.inputs().empty()) {
+      return Invalid(path, absl::StrCat(where, ": no inputs; give every model input"));
+    }
+    for (const auto& [name, input] : warmup.inputs()) {
+      const std::string in = absl::StrCat(where, ": input '", name, "'");
+      switch (input.input_data_type_case()) {
+        case v1::ModelWarmup::Input::kZeroData:
+        case v1::ModelWarmup::Input::kRandomData:
+          break;
+        case v1::ModelWarmup::Input::kInputDataFile:
+          return Invalid(path, absl::StrCat(in,
+                                            ": input_data_file is not supported by Octet; "
+                                            "use zero_data or random_data"));
+        default:
+          return Invalid(path, absl::StrCat(in, ": say zero_data: true or random_data: true"));
+      }
+      if (!FromConfigDataType(input.data_type()).ok()) {
+        return Invalid(path, absl::StrCat(in, ": data_type ", v1::DataType_Name(input.data_type()),
+                                          " is not supported"));
+      }
+      for (int64_t d : input.dims()) {
+        if (d < 1) {
+          return Invalid(path, absl::StrCat(in, ": dims ", DimsToString(input.dims()),
+                                            ": each must be positive"));
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<v1::ModelConfig> ParseModelConfig(absl::string_view text, const std::string& path) {
@@ -257,7 +304,7 @@ absl::Status ValidateModelConfig(const v1::ModelConfig& config, const std::strin
     return Invalid(
         path, absl::StrCat("calibration.num_samples ", calibration.num_samples(), " is negative"));
   }
-  return absl::OkStatus();
+  return ValidateWarmups(config, path);
 }
 
 absl::StatusOr<v1::ModelConfig> CompleteConfigForModel(const v1::ModelConfig& config,

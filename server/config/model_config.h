@@ -37,6 +37,9 @@ struct ConfigDefaults {
   int max_queue_size = 1024;
   // Cores divided between a model's instances when optimization.threads is 0.
   int cpu_cores = 1;
+  // Largest element count of one model_warmup input, batch included: the server's limit for a
+  // request tensor, so that a config cannot make a load allocate more than a request may.
+  int64_t max_tensor_elements = int64_t{1} << 24;
 };
 
 // The file name inside a model directory.

@@ -53,7 +53,8 @@ TEST(ModelConfigTest, ExampleRepositoryConfigLoadsAndMatchesItsModel) {
       *config, (*model)->inputs(), (*model)->outputs(), defaults, dir + "/config.pbtxt");
   ASSERT_TRUE(full.ok()) << full.status();
   EXPECT_EQ(full->optimization().threads(), 4);
-  EXPECT_THAT(full->optimization().batch_size_buckets(), ElementsAre(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64));
+  EXPECT_THAT(full->optimization().batch_size_buckets(),
+              ElementsAre(1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64));
   EXPECT_EQ(full->dynamic_batching().max_queue_size(), 1024);
 }
 
@@ -100,6 +101,64 @@ TEST(ModelConfigTest, ValidationNamesTheFieldAtFault) {
   ExpectInvalid(ValidateText("version_policy { specific { versions: [ 0 ] } }"), "version 0");
   ExpectInvalid(ValidateText("calibration { tolerance: -1 }"), "calibration.tolerance");
   ExpectInvalid(ValidateText("calibration { percentile: 101 }"), "calibration.percentile");
+}
+
+// Triton's model_warmup stanza, as a Triton user writes it for this model.
+constexpr char kTritonWarmup[] = R"(
+max_batch_size: 8
+model_warmup [
+  {
+    name: "zeros"
+    batch_size: 4
+    inputs { key: "input" value { data_type: TYPE_FP32 dims: [ 1, 28, 28 ] zero_data: true } }
+  },
+  {
+    name: "random"
+    batch_size: 1
+    count: 3
+    inputs [ { key: "input" value { data_type: TYPE_FP32 dims: [ 1, 28, 28 ] random_data: true } } ]
+  }
+]
+)";
+
+TEST(ModelConfigTest, TritonModelWarmupParsesAndValidates) {
+  const v1::ModelConfig config = Parse(kTritonWarmup);
+  ASSERT_EQ(config.model_warmup_size(), 2);
+  EXPECT_EQ(config.model_warmup(0).batch_size(), 4u);
+  EXPECT_TRUE(config.model_warmup(0).inputs().at("input").zero_data());
+  EXPECT_EQ(config.model_warmup(1).count(), 3u);
+  EXPECT_TRUE(config.model_warmup(1).inputs().at("input").random_data());
+  EXPECT_TRUE(ValidateModelConfig(config, "m", kPath).ok());
+}
+
+TEST(ModelConfigTest, ModelWarmupErrorsNameTheWarmupAndField) {
+  // A config with `max_batch` (none when empty) and one warm-up: `head` (name, batch_size),
+  // then an input "input" with `input` (type, dims and data) unless `input` is empty.
+  auto warmup = [](const std::string& max_batch, const std::string& head,
+                   const std::string& input) {
+    std::string text = max_batch.empty() ? "" : "max_batch_size: " + max_batch + " ";
+    text += "model_warmup { " + head;
+    if (!input.empty()) text += " inputs { key: \"input\" value { " + input + " } }";
+    return ValidateText(text + " }");
+  };
+  const std::string zeros = "data_type: TYPE_FP32 dims: [1, 28, 28] zero_data: true";
+  ExpectInvalid(warmup("8", "name: \"w\" batch_size: 9", zeros),
+                "model_warmup 'w': batch_size 9 is outside [1, 8] (max_batch_size)");
+  ExpectInvalid(warmup("8", "batch_size: 0", zeros), "model_warmup[0]: batch_size 0");
+  ExpectInvalid(warmup("", "name: \"w\" batch_size: 2", zeros), "(the model does not batch)");
+  ExpectInvalid(warmup("8", "name: \"w\" batch_size: 1", ""), "model_warmup 'w': no inputs");
+  ExpectInvalid(warmup("8", "name: \"w\" batch_size: 1", "data_type: TYPE_FP32 dims: [1]"),
+                "input 'input': say zero_data: true or random_data: true");
+  ExpectInvalid(warmup("8", "name: \"w\" batch_size: 1",
+                       "data_type: TYPE_FP32 dims: [1] input_data_file: \"raw\""),
+                "input_data_file is not supported by Octet");
+  ExpectInvalid(warmup("8", "name: \"w\" batch_size: 1",
+                       "data_type: TYPE_FP32 dims: [1, -1, 28] zero_data: true"),
+                "dims [1, -1, 28]: each must be positive");
+  ExpectInvalid(
+      warmup("8", "name: \"w\" batch_size: 1", "data_type: TYPE_INVALID dims: [1] zero_data: true"),
+      "data_type TYPE_INVALID is not supported");
+  EXPECT_TRUE(warmup("8", "name: \"w\" batch_size: 8", zeros).ok());
 }
 
 TEST(ModelConfigTest, CompletionChecksTheConfigAgainstTheModel) {
