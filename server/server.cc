@@ -88,6 +88,7 @@ absl::StatusOr<std::unique_ptr<OctetServer>> OctetServer::Start(OctetServerOptio
   ModelRepositoryOptions repository_options;
   repository_options.root = o.model_repository;
   repository_options.defaults.max_queue_size = o.max_queue_size;
+  repository_options.defaults.max_tensor_elements = o.max_tensor_elements;
   repository_options.defaults.cpu_cores =
       o.threads > 0 ? o.threads
                     : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));

@@ -106,7 +106,7 @@ absl::StatusOr<std::unique_ptr<BatchExecutor>> BatchExecutor::Create(Options opt
   return executor;
 }
 
-absl::Status BatchExecutor::Warmup() {
+absl::Status BatchExecutor::CompilePlans() {
   const ModelSignature& sig = options_.signature;
   for (const TensorSpec& spec : sig.inputs) {
     for (int64_t d : spec.dims) {
@@ -128,6 +128,33 @@ absl::Status BatchExecutor::Warmup() {
       shapes.push_back(std::move(shape));
     }
     for (auto& session : free_sessions_) OCTET_RETURN_IF_ERROR(session->Prepare(shapes));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status BatchExecutor::RunWarmup(const WarmupRequest& request) {
+  const int64_t bucket = options_.signature.batching() ? BucketFor(request.batch_size) : 0;
+  std::vector<Tensor> padded;
+  padded.reserve(request.inputs.size());
+  std::vector<TensorView> views;
+  for (const Tensor& input : request.inputs) {
+    if (bucket > request.batch_size) {
+      Shape shape = input.shape();
+      shape[0] = bucket;
+      Tensor rows(input.dtype(), shape);  // the padding rows are zeros, as in ProcessBatch
+      std::memcpy(rows.raw_data(), input.raw_data(), input.byte_size());
+      padded.push_back(std::move(rows));
+      views.push_back(padded.back().view());
+    } else {
+      views.push_back(input.view());
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  for (auto& session : free_sessions_) {
+    for (int i = 0; i < request.count; ++i) {
+      absl::StatusOr<std::vector<Tensor>> outputs = session->Run(views);
+      if (!outputs.ok()) return outputs.status();
+    }
   }
   return absl::OkStatus();
 }

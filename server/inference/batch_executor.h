@@ -51,6 +51,7 @@
 #include "server/inference/infer_task.h"
 #include "server/inference/model_version_stats.h"
 #include "server/inference/tensor_codec.h"
+#include "server/inference/warmup.h"
 #include "server/metrics/metrics_sink.h"
 #include "server/shadow/shadow_runner.h"
 
@@ -80,7 +81,12 @@ class BatchExecutor {
   // Compiles the plans requests will need (every bucket, or the fixed shape of a model that does
   // not batch) so that the first requests do not pay for it. Inputs with variable dims are
   // compiled on first use instead.
-  absl::Status Warmup();
+  absl::Status CompilePlans();
+
+  // Runs a config warm-up `request.count` times on every instance's session, padded to its
+  // bucket as a batch of that size would be. Not counted in statistics. Call before the
+  // scheduler starts (it holds every session for the whole run).
+  absl::Status RunWarmup(const WarmupRequest& request);
 
   // The BatchScheduler's callbacks.
   void ProcessBatch(std::unique_ptr<batching::Batch<InferTask>> batch);

@@ -140,7 +140,7 @@ void Build(Fixture* f, std::shared_ptr<const Model> model, const std::string& co
   auto executor = BatchExecutor::Create(options);
   ASSERT_TRUE(executor.ok()) << executor.status();
   f->executor = std::move(*executor);
-  ASSERT_TRUE(f->executor->Warmup().ok());
+  ASSERT_TRUE(f->executor->CompilePlans().ok());
 }
 
 std::unique_ptr<InferTask> MakeTask(std::vector<Tensor> inputs, int64_t samples, Answer* answer,
@@ -249,6 +249,39 @@ TEST(BatchExecutorTest, SampledAnswersGoToTheShadowRunnerAfterTheyAreAnswered) {
     EXPECT_LT(e.relative_error, 1e-4);
     EXPECT_EQ(e.key.model, "m");
   }
+}
+
+TEST(BatchExecutorTest, WarmupRunsOnEveryInstanceAndIsNotCounted) {
+  Fixture f;
+  Build(&f, LoadLenet(), "max_batch_size: 16 dynamic_batching { }", /*instances=*/2);
+  WarmupRequest warmup;
+  warmup.name = "w";
+  warmup.batch_size = 5;  // runs on bucket 6
+  warmup.count = 2;
+  warmup.inputs.push_back(RandomTensor(DataType::kFloat32, {5, 1, 28, 28}, 7));
+  ASSERT_TRUE(f.executor->RunWarmup(warmup).ok());
+  inference::ModelStatistics stats = f.stats->Snapshot();
+  EXPECT_EQ(stats.inference_count(), 0u);
+  EXPECT_EQ(stats.execution_count(), 0u);
+  {
+    absl::MutexLock lock(&f.sink.mu);
+    EXPECT_TRUE(f.sink.requests.empty());
+    EXPECT_TRUE(f.sink.batches.empty());
+  }
+
+  // A warm-up whose shape the engine refuses fails with the engine's error.
+  WarmupRequest wrong = warmup;
+  wrong.inputs[0] = Tensor(DataType::kFloat32, {5, 1, 28, 27});
+  EXPECT_FALSE(f.executor->RunWarmup(wrong).ok());
+
+  // Both sessions are back and answer as before.
+  Answer answer;
+  Tensor input = RandomTensor(DataType::kFloat32, {5, 1, 28, 28}, 8);
+  auto batch = std::make_unique<batching::Batch<InferTask>>(absl::Now());
+  batch->AddTask(MakeTask({input}, 5, &answer), absl::Now());
+  f.executor->ProcessBatch(std::move(batch));
+  ASSERT_TRUE(answer.status.ok()) << answer.status;
+  ExpectNear(Floats(answer.response_.raw_output_contents(0)), Direct(f.model, input));
 }
 
 TEST(BatchExecutorTest, ModelWithoutBatchDimensionRunsEachRequestWithItsFullShape) {

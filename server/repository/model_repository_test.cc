@@ -1,7 +1,5 @@
 #include "server/repository/model_repository.h"
 
-#include <stdlib.h>
-
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -9,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/synchronization/notification.h"
 #include "engine/calibration/calibration_table.h"
 #include "engine/calibration/calibrator.h"
@@ -16,6 +15,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/repository/repository_layout.h"
+#include "tests/support/temp_dir.h"
 
 namespace octet::server {
 namespace {
@@ -40,23 +40,6 @@ constexpr char kLenetConfig[] = R"pb(
   }]
   dynamic_batching { max_queue_size: 16 }
 )pb";
-
-// A fresh directory under the test's temporary directory, removed at the end.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "octet-repo-XXXXXX").string();
-    path_ = mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 void WriteFile(const std::string& path, const std::string& text) {
   fs::create_directories(fs::path(path).parent_path());
@@ -89,13 +72,13 @@ class ModelRepositoryTest : public ::testing::Test {
 
   const std::string& root() const { return dir_.path(); }
 
-  TempDir dir_;
+  test::TempDir dir_;
   NoopMetricsSink metrics_;
   std::vector<std::string> log_;
 };
 
 TEST(RepositoryLayoutTest, VersionsAreNumberedDirectoriesHiddenOnesIgnored) {
-  TempDir dir;
+  test::TempDir dir;
   for (const char* name : {"1", "2", "10", "0", "01", "abc", ".3.tmp", "-4"}) {
     fs::create_directories(dir.path() + "/" + name);
   }
@@ -189,6 +172,41 @@ TEST_F(ModelRepositoryTest, BadModelsAreReportedAndDoNotStopTheOthers) {
   }
   ASSERT_EQ(repository->Index(/*ready_only=*/true).size(), 1u);
   EXPECT_EQ(log_.size(), 6u);
+}
+
+TEST_F(ModelRepositoryTest, ModelWarmupRunsAtLoadAndABadOneFailsTheLoad) {
+  const std::string warmup = R"pb(
+    model_warmup {
+      name: "w"
+      batch_size: 5
+      count: 2
+      inputs {
+        key: "INPUT"
+        value {
+          data_type: TYPE_FP32
+          dims: [ 1, 28, 28 ]
+          random_data: true
+        }
+      }
+    }
+  )pb";
+  AddModel(root(), "warm", kLenetConfig + absl::StrReplaceAll(warmup, {{"INPUT", "input"}}), {1});
+  AddModel(root(), "warm-bad", kLenetConfig + absl::StrReplaceAll(warmup, {{"INPUT", "image"}}),
+           {1});
+  auto repository = MakeRepository();
+  absl::Status status = repository->LoadAll();
+  EXPECT_THAT(std::string(status.message()), HasSubstr("1 of 2 models failed to load"));
+
+  auto warm = repository->Find("warm", "");
+  ASSERT_TRUE(warm.ok()) << warm.status();
+  // Warm-up runs are not requests: the statistics start at zero.
+  EXPECT_EQ((*warm)->Statistics().inference_count(), 0u);
+  EXPECT_EQ((*warm)->Statistics().execution_count(), 0u);
+
+  auto bad = repository->Find("warm-bad", "");
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(bad.status().message()),
+              HasSubstr("model_warmup 'w': 'image' is not a model input"));
 }
 
 TEST_F(ModelRepositoryTest, VersionPolicyChoosesWhatServes) {

@@ -154,8 +154,16 @@ absl::StatusOr<std::shared_ptr<Servable>> Servable::Load(const ServableOptions& 
   absl::StatusOr<std::unique_ptr<BatchExecutor>> executor = BatchExecutor::Create(executor_options);
   if (!executor.ok()) return Annotate(executor.status(), where);
   servable->executor_ = *std::move(executor);
-  if (absl::Status s = servable->executor_->Warmup(); !s.ok()) {
+  if (absl::Status s = servable->executor_->CompilePlans(); !s.ok()) {
     return Annotate(s, absl::StrCat(where, ": compiling the model"));
+  }
+  absl::StatusOr<std::vector<WarmupRequest>> warmups = WarmupRequests(
+      full, servable->signature_, options.defaults.max_tensor_elements, options.config_path);
+  if (!warmups.ok()) return Annotate(warmups.status(), where);
+  for (const WarmupRequest& warmup : *warmups) {
+    if (absl::Status s = servable->executor_->RunWarmup(warmup); !s.ok()) {
+      return Annotate(s, absl::StrCat(where, ": model_warmup '", warmup.name, "'"));
+    }
   }
 
   batching::BatchSchedulerOptions scheduler_options;
