@@ -106,8 +106,14 @@ binaries=()
 for target in "${targets[@]}"; do
   binaries+=("$(find "$dir" -type f -executable -name "$target" | head -1)")
 done
-if ldd "${binaries[0]}" | grep -q "libabsl_synchronization.*$absl_dir"; then :; else
-  echo "sanitizers.sh: the tests do not load the TSan-built Abseil from $absl_dir" >&2; exit 1
+# ldd's whole output first: under pipefail `ldd | grep -q` fails whenever grep exits on its match
+# before the loader has written its last line (SIGPIPE). On a loaded machine that was 9 runs in
+# 100, and it failed a fresh-machine run of .ci/run once.
+libraries=$(ldd "${binaries[0]}")
+if ! grep -q "libabsl_synchronization.* => $absl_dir/" <<<"$libraries"; then
+  echo "sanitizers.sh: the tests do not load the TSan-built Abseil from $absl_dir:" >&2
+  grep absl <<<"$libraries" >&2
+  exit 1
 fi
 # ignore_noninstrumented_modules: oneDNN (its primitive cache's locks), libgomp (its barriers)
 # and gRPC (its reference counts and slices) are Debian's uninstrumented builds; TSan cannot see
