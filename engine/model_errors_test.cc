@@ -341,6 +341,20 @@ TEST(ModelErrorsTest, InitializerRawDataDisagreeingWithDimsNamesTensor) {
   EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("'w'"), HasSubstr("40 bytes")));
 }
 
+// Found by onnx_import_fuzzer (fuzz/regressions/onnx_import/crash-b070ec2f...): an element
+// count that fits in int64 but whose byte count does not overflowed the size check (UBSan).
+TEST(ModelErrorsTest, InitializerWhoseByteCountOverflowsIsTooLarge) {
+  OnnxModelBuilder m;
+  AddConvRelu(m);
+  onnx::TensorProto* w = m.proto().mutable_graph()->mutable_initializer(0);
+  w->clear_raw_data();
+  w->clear_dims();
+  w->add_dims(int64_t{1} << 62);  // 2^62 floats: 2^64 bytes
+  absl::Status s = LoadStatus(m.Serialize());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_THAT(std::string(s.message()), AllOf(HasSubstr("'w'"), HasSubstr("too large")));
+}
+
 TEST(ModelErrorsTest, InitializerTypedDataCountDisagreeingWithDimsNamesTensor) {
   OnnxModelBuilder m;
   AddConvRelu(m);

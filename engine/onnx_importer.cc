@@ -58,7 +58,9 @@ absl::StatusOr<Tensor> FromOnnxTensor(const onnx::TensorProto& proto) {
   if (!count.ok())
     return absl::InvalidArgumentError(absl::StrCat(what, ": ", count.status().message()));
   constexpr int64_t kMaxTensorBytes = int64_t{1} << 34;  // 16 GiB: far beyond any CPU model
-  if (*count * static_cast<int64_t>(DataTypeSize(dtype)) > kMaxTensorBytes) {
+  // Compared as a count, not as bytes: count * size can overflow int64 (fuzzing found dims
+  // whose element count fits but whose byte count does not).
+  if (*count > kMaxTensorBytes / static_cast<int64_t>(DataTypeSize(dtype))) {
     return absl::InvalidArgumentError(absl::StrCat(what, " is too large"));
   }
   if (proto.has_raw_data()) {
