@@ -165,9 +165,7 @@ absl::Status ValidateWarmups(const v1::ModelConfig& config, const std::string& p
   const int max_rows = std::max(1, config.max_batch_size());
   for (int i = 0; i < config.model_warmup_size(); ++i) {
     const v1::ModelWarmup& warmup = config.model_warmup(i);
-    const std::string where = warmup.name().empty()
-                                  ? absl::StrCat("model_warmup[", i, "]")
-                                  : absl::StrCat("model_warmup '", warmup.name(), "'");
+    const std::string where = WarmupLabel(warmup, i);
     if (warmup.batch_size() < 1 || warmup.batch_size() > static_cast<uint32_t>(max_rows)) {
       return Invalid(
           path,
@@ -367,6 +365,11 @@ absl::StatusOr<v1::ModelConfig> CompleteConfigForModel(const v1::ModelConfig& co
     full.mutable_version_policy()->mutable_latest()->set_num_versions(1);
   }
   return full;
+}
+
+std::string WarmupLabel(const v1::ModelWarmup& warmup, int index) {
+  return warmup.name().empty() ? absl::StrCat("model_warmup[", index, "]")
+                               : absl::StrCat("model_warmup '", warmup.name(), "'");
 }
 
 absl::StatusOr<DataType> FromConfigDataType(v1::DataType type) {

@@ -67,6 +67,10 @@ absl::StatusOr<v1::ModelConfig> CompleteConfigForModel(const v1::ModelConfig& co
                                                        const ConfigDefaults& defaults,
                                                        const std::string& path);
 
+// How errors name the `index`th model_warmup: "model_warmup 'NAME'", or "model_warmup[INDEX]"
+// when it has no name.
+std::string WarmupLabel(const v1::ModelWarmup& warmup, int index);
+
 // The engine's data type for a config type; INVALID_ARGUMENT for TYPE_INVALID.
 absl::StatusOr<DataType> FromConfigDataType(v1::DataType type);
 v1::DataType ToConfigDataType(DataType type);

@@ -255,7 +255,7 @@ TEST(BatchExecutorTest, WarmupRunsOnEveryInstanceAndIsNotCounted) {
   Fixture f;
   Build(&f, LoadLenet(), "max_batch_size: 16 dynamic_batching { }", /*instances=*/2);
   WarmupRequest warmup;
-  warmup.name = "w";
+  warmup.label = "model_warmup 'w'";
   warmup.batch_size = 5;  // runs on bucket 6
   warmup.count = 2;
   warmup.inputs.push_back(RandomTensor(DataType::kFloat32, {5, 1, 28, 28}, 7));

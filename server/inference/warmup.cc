@@ -4,7 +4,6 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "server/config/model_config.h"
 
 namespace octet::server {
@@ -12,10 +11,6 @@ namespace {
 
 absl::Status Invalid(const std::string& path, const std::string& where, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(path, ": ", where, ": ", what));
-}
-
-std::string DimsString(const Shape& dims) {
-  return absl::StrCat("[", absl::StrJoin(dims, ", "), "]");
 }
 
 // Floats in [0, 1), integers 0 or 1, from a generator seeded per warm-up and input.
@@ -48,11 +43,9 @@ absl::StatusOr<std::vector<WarmupRequest>> WarmupRequests(const v1::ModelConfig&
   std::vector<WarmupRequest> requests;
   for (int w = 0; w < config.model_warmup_size(); ++w) {
     const v1::ModelWarmup& warmup = config.model_warmup(w);
-    const std::string where = warmup.name().empty()
-                                  ? absl::StrCat("model_warmup[", w, "]")
-                                  : absl::StrCat("model_warmup '", warmup.name(), "'");
     WarmupRequest request;
-    request.name = warmup.name().empty() ? absl::StrCat("#", w) : warmup.name();
+    request.label = WarmupLabel(warmup, w);
+    const std::string& where = request.label;
     request.batch_size = warmup.batch_size();
     request.count = std::max<int>(1, static_cast<int>(warmup.count()));
     for (const auto& [name, unused] : warmup.inputs()) {
@@ -81,8 +74,8 @@ absl::StatusOr<std::vector<WarmupRequest>> WarmupRequests(const v1::ModelConfig&
       }
       if (!fits) {
         return Invalid(path, where,
-                       absl::StrCat(in, ": dims ", DimsString(dims), " do not fit the input's ",
-                                    DimsString(spec.dims),
+                       absl::StrCat(in, ": dims ", ShapeToString(dims), " do not fit the input's ",
+                                    ShapeToString(spec.dims),
                                     signature.batching() ? " (without the batch dimension)" : ""));
       }
       Shape shape = dims;
@@ -91,7 +84,7 @@ absl::StatusOr<std::vector<WarmupRequest>> WarmupRequests(const v1::ModelConfig&
       if (!elements.ok() || *elements > max_tensor_elements) {
         return Invalid(
             path, where,
-            absl::StrCat(in, ": ", DimsString(shape), " is more than the ", max_tensor_elements,
+            absl::StrCat(in, ": ", ShapeToString(shape), " is more than the ", max_tensor_elements,
                          " elements a request tensor may have (--max_tensor_elements)"));
       }
       Tensor tensor(spec.dtype, shape);  // zeros

@@ -24,7 +24,7 @@
 namespace octet::server {
 
 struct WarmupRequest {
-  std::string name;  // as the config names it, for errors and logs
+  std::string label;  // WarmupLabel: "model_warmup 'NAME'" or "model_warmup[INDEX]", for errors
   int64_t batch_size = 1;
   int count = 1;  // runs on each instance, >= 1
   // One per signature input, in its order; with the batch dimension (batch_size rows) for

@@ -63,7 +63,7 @@ TEST(WarmupTest, ZeroAndRandomDataWithTheBatchDimension) {
   ASSERT_EQ(requests->size(), 2u);
 
   const WarmupRequest& zeros = (*requests)[0];
-  EXPECT_EQ(zeros.name, "zeros");
+  EXPECT_EQ(zeros.label, "model_warmup 'zeros'");
   EXPECT_EQ(zeros.batch_size, 3);
   EXPECT_EQ(zeros.count, 1);  // 0 means once
   ASSERT_EQ(zeros.inputs.size(), 1u);
@@ -122,7 +122,7 @@ TEST(WarmupTest, InputsThatDoNotFitTheModelAreRefusedByName) {
              Input("input", "[1, 28, 28]", "zero_data") + Input("extra", "[1]", "zero_data")),
       "'extra' is not a model input");
   expect_invalid(Warmup("w", 1, Input("input", "[28, 28]", "zero_data")),
-                 "input 'input': dims [28, 28] do not fit the input's [1, 28, 28] (without the "
+                 "input 'input': dims [28,28] do not fit the input's [1,28,28] (without the "
                  "batch dimension)");
   expect_invalid(Warmup("w", 1, Input("input", "[1, 28, 28]", "zero_data", "TYPE_INT64")),
                  "input 'input': data_type TYPE_INT64 but the model's is TYPE_FP32");
@@ -135,7 +135,7 @@ TEST(WarmupTest, NoLargerThanARequestMayBe) {
       variable);
   EXPECT_EQ(requests.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(requests.status().message()),
-              HasSubstr("model_warmup 'w': input 'input': [8, 1, 1024, 1024] is more than the "
+              HasSubstr("model_warmup 'w': input 'input': [8,1,1024,1024] is more than the "
                         "1048576 elements a request tensor may have"));
   // Products that overflow int64 are refused the same way, not wrapped.
   requests =

@@ -162,7 +162,7 @@ absl::StatusOr<std::shared_ptr<Servable>> Servable::Load(const ServableOptions& 
   if (!warmups.ok()) return Annotate(warmups.status(), where);
   for (const WarmupRequest& warmup : *warmups) {
     if (absl::Status s = servable->executor_->RunWarmup(warmup); !s.ok()) {
-      return Annotate(s, absl::StrCat(where, ": model_warmup '", warmup.name, "'"));
+      return Annotate(s, absl::StrCat(where, ": ", warmup.label));
     }
   }
 
