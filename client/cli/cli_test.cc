@@ -123,7 +123,9 @@ struct Outcome {
 };
 
 Outcome RunBinary(const std::vector<std::string>& args) {
-  const std::string err_path = testing::TempPath("octet-stderr.txt");
+  // TempPath is per process: ctest -j runs this file's tests side by side, and with one fixed
+  // $TMPDIR/octet-stderr.txt one test read another's stderr.
+  const std::string err_path = testing::TempPath("stderr.txt");
   std::vector<std::string> quoted;
   for (const std::string& a : args) quoted.push_back(absl::StrCat("'", a, "'"));
   const std::string command =

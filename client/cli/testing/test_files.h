@@ -4,6 +4,8 @@
 #ifndef OCTET_CLIENT_CLI_TESTING_TEST_FILES_H_
 #define OCTET_CLIENT_CLI_TESTING_TEST_FILES_H_
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <fstream>
 #include <functional>
@@ -14,7 +16,11 @@
 
 namespace octet::cli::testing {
 
-inline std::string TempPath(const std::string& name) { return ::testing::TempDir() + "/" + name; }
+// `name` in the temporary directory, prefixed with this process's id: ctest -j runs each test in
+// its own process at the same time as others, and they must not share a file.
+inline std::string TempPath(const std::string& name) {
+  return ::testing::TempDir() + "/octet-" + std::to_string(getpid()) + "-" + name;
+}
 
 // A CIFAR-10 binary file: one record per label, pixel p of channel c of image i = pixel(i, c, p).
 inline std::string WriteCifar10(const std::string& name, const std::vector<int>& labels,
